@@ -1,0 +1,48 @@
+// Package store keeps everything Airlock knows, on SQLite (the embedded
+// default, a single file, pure Go driver) or PostgreSQL (production, shared by
+// any number of stateless nodes). It is the only package that imports gorm;
+// every other package sees plain structs and the methods of *Store, through
+// narrow interfaces it declares itself.
+//
+// The schema is not created by gorm: it lives in versioned SQL files per
+// dialect in package migrations and is applied by Open (or Migrate) with goose.
+//
+// Errors: every method wraps ErrNotFound, ErrConflict or ErrUnavailable with
+// %w; compare with errors.Is. An item, folder or device of another user is
+// reported as ErrNotFound, never as forbidden, so ids cannot be probed.
+//
+// # Implementation notes
+//
+// Change tracking. Each folder carries a counter (Folder.Modseq) and each
+// user a hierarchy counter (User.HierarchyModseq). Every add, change, move or
+// delete of an item bumps its folder's counter with
+// "UPDATE ... SET modseq = modseq + n RETURNING modseq" inside the same
+// transaction as the write, and stamps the item with the new value. The
+// UPDATE holds the folder's row lock until commit (PostgreSQL) or the whole
+// database's write lock (SQLite, BEGIN IMMEDIATE), so counters are handed out
+// in commit order and strictly increase: a reader that sees counter N
+// committed sees every change below N. "Everything since N" is therefore one
+// indexed query on (folder_id, modseq), and an item that changed many times
+// appears once, with its latest state.
+//
+// Deletions leave tombstones: the row stays with Deleted set and a new
+// counter, its content and blob reference cleared. A move is a tombstone in
+// the source plus a new row (a new id, so a new EAS ServerId) in the
+// destination sharing the same blob.
+//
+// Mail is stored once: the raw RFC 5322 message is a Blob; a message
+// delivered to several local recipients shares one blob (Deliver). A blob is
+// removed when its last item goes.
+//
+// Sync state keeps two generations per (device, collection), the current key
+// and the previous one, so a device that lost a response can resend its
+// previous key and get the same answer.
+//
+// The audit log is append-only and hash-chained (each row's hash covers its
+// fields and the previous hash); VerifyAuditChain detects an edited or
+// removed row.
+//
+// Callers must not hold a transaction open across network I/O; methods
+// commit before they return, so a response is only written after its state
+// is durable.
+package store
