@@ -252,7 +252,7 @@ func unavailable(err error) error {
 	msg := err.Error()
 	for _, s := range []string{"connection refused", "no such file or directory", "broken pipe", "connection reset", "the database system is", "terminating connection", "bad connection", "EOF", "timeout", "i/o timeout", "dial "} {
 		if strings.Contains(msg, s) {
-			return errors.Join(ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	return err

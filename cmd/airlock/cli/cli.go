@@ -1,0 +1,172 @@
+// Package cli implements the airlock subcommands. Each command parses its
+// own flags (with defaults from AIRLOCK_* environment variables), does its
+// work, and returns an error; Main prints any error as one line on stderr and
+// turns it into a non-zero exit status, so scripts can rely on both.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"airlock/store"
+)
+
+// env carries the process's standard streams into commands, so tests can
+// run them in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// commands maps "name" or "group name" to its command.
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"serve":         {"run the server", runServe},
+		"migrate":       {"apply pending database migrations", runMigrate},
+		"user add":      {"add a user (password on standard input)", runUserAdd},
+		"user list":     {"list users", runUserList},
+		"user passwd":   {"set a user's password (on standard input)", runUserPasswd},
+		"user disable":  {"disable a user", runUserDisable},
+		"user enable":   {"enable a disabled user", runUserEnable},
+		"user delete":   {"delete a user and all their data", runUserDelete},
+		"user set-role": {"make a user an admin or a plain user", runUserSetRole},
+	}
+}
+
+// errUsage means the arguments were wrong; the command already printed why.
+var errUsage = errors.New("usage")
+
+// Main runs the command named by args and returns the exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		usage(stdout)
+		return 0
+	}
+	name, rest := args[0], args[1:]
+	cmd, ok := commands[name]
+	if !ok && len(rest) > 0 {
+		name = args[0] + " " + args[1]
+		cmd, ok = commands[name]
+		rest = args[2:]
+	}
+	if !ok {
+		if group := groupUsage(args[0]); group != "" {
+			fmt.Fprint(stderr, group)
+			return 2
+		}
+		fmt.Fprintf(stderr, "airlock: unknown command %q (try 'airlock help')\n", strings.Join(args[:min(2, len(args))], " "))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.run(ctx, e, rest)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "airlock %s: %s\n", name, oneLine(err))
+	return 1
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "airlock: a secure mobile-mail gateway (Exchange ActiveSync with device control)")
+	fmt.Fprintln(w, "\nUsage: airlock COMMAND [flags]   (airlock COMMAND --help for its flags)")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --db (default $AIRLOCK_DB or data/airlock.db).")
+}
+
+func groupUsage(group string) string {
+	var b strings.Builder
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		if strings.HasPrefix(n, group+" ") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  airlock %-18s %s\n", n, commands[n].summary)
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "airlock " + group + ": choose a subcommand:\n" + b.String()
+}
+
+// flags returns a flag set that prints its usage to e.stderr and reports
+// errors without exiting.
+func flags(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: airlock %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, mapping a parse failure to errUsage (already printed).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", envOr("AIRLOCK_DB", "data/airlock.db"), "database: a SQLite file path or a postgres:// URL ($AIRLOCK_DB)")
+}
+
+func openStore(ctx context.Context, dsn string) (*store.Store, error) {
+	return store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"airlock/store"
+	"airlock/web"
+)
+
+// Run starts Airlock with cfg and serves until ctx is cancelled, then shuts
+// down gracefully. It writes a short start-up banner (address, certificate
+// fingerprint, demo credentials) to out.
+func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if err := bootstrap(ctx, st, cfg, out); err != nil {
+		return err
+	}
+
+	handler := web.New(web.Deps{Store: st, Log: log, Hostname: cfg.Hostname})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	scheme := "http"
+	if !cfg.PlainHTTP {
+		tc, fingerprint, err := tlsConfig(&cfg)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+		scheme = "https"
+		fmt.Fprintf(out, "TLS certificate SHA-256 fingerprint: %s\n", fingerprint)
+	}
+	fmt.Fprintf(out, "Airlock listening on %s://%s (hostname %s, database %s)\n", scheme, ln.Addr(), cfg.Hostname, st.Dialect())
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 15 * time.Second,
+		// No WriteTimeout: Ping and Sync with Wait hold a response open for
+		// up to an hour; the EAS handler bounds each request itself.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
