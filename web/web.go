@@ -27,6 +27,9 @@ type Deps struct {
 
 // New returns the HTTP handler of the whole server.
 func New(d Deps) http.Handler {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
