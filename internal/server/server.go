@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"airlock/activesync"
+	"airlock/devices"
 	"airlock/store"
 	"airlock/web"
 )
@@ -29,11 +31,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	}
 	defer st.Close()
 
+	devs := devices.New(st, log)
+	if err := devs.EnsureDefaults(ctx); err != nil {
+		return fmt.Errorf("seed default policy and rules: %w", err)
+	}
 	if err := bootstrap(ctx, st, cfg, out); err != nil {
 		return err
 	}
-
-	handler := web.New(web.Deps{Store: st, Log: log, Hostname: cfg.Hostname})
+	eas := activesync.New(activesync.Options{
+		Store:         st,
+		Devices:       devs,
+		Authenticator: &activesync.BasicAuth{Store: st, Audit: devs},
+		Log:           log,
+	})
+	handler := web.New(web.Deps{Store: st, Log: log, Hostname: cfg.Hostname, EAS: eas})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

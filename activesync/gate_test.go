@@ -1,0 +1,321 @@
+package activesync_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"airlock/activesync/eastest"
+	"airlock/devices"
+	"airlock/policies"
+	"airlock/store"
+	"airlock/store/storetest"
+)
+
+const pw = "correct-horse-battery"
+
+var ctx = context.Background()
+
+const folderSync0 = `<FolderHierarchy:FolderSync><FolderHierarchy:SyncKey>0</FolderHierarchy:SyncKey></FolderHierarchy:FolderSync>`
+
+// connect plays a device setting up its account the way its family does:
+// a first command refused for want of a policy, Provision with the given
+// acknowledgement, DeviceInformation through Settings for the versions that
+// send it there, then FolderSync. It returns the FolderSync result.
+func connect(t *testing.T, srv *eastest.Server, p eastest.Profile, user string, ack int) (*eastest.Device, *eastest.Result) {
+	t.Helper()
+	dev := eastest.NewDevice(t, srv.URL, p, user, pw)
+	first := dev.Do("FolderSync", folderSync0)
+	expectNeedsProvision(t, p, first)
+	res := dev.Provision(ack)
+	if res.HTTP != http.StatusOK {
+		return dev, res
+	}
+	if p.Version < "14.1" {
+		dev.SendSettingsDeviceInformation()
+	}
+	return dev, dev.Do("FolderSync", folderSync0)
+}
+
+func expectNeedsProvision(t *testing.T, p eastest.Profile, res *eastest.Result) {
+	t.Helper()
+	if p.Version < "14.0" {
+		if res.HTTP != 449 && res.HTTP != http.StatusForbidden {
+			t.Fatalf("%s before Provision: HTTP %d, want 449\n%s", p.Name, res.HTTP, res.XML())
+		}
+		return
+	}
+	if s := res.Text("FolderHierarchy:Status"); s != "142" && s != "129" {
+		t.Fatalf("%s before Provision: %s", p.Name, res.XML())
+	}
+}
+
+// refused reports whether a FolderSync result refuses the device, in the
+// form its protocol version understands.
+func refused(p eastest.Profile, res *eastest.Result, status string) bool {
+	if p.Version < "14.0" {
+		return res.HTTP == http.StatusForbidden
+	}
+	return res.HTTP == http.StatusOK && res.Text("FolderHierarchy:Status") == status ||
+		res.Text("Provision:Status") == status
+}
+
+func TestDeviceFamilies(t *testing.T) {
+	cases := []struct {
+		profile eastest.Profile
+		ack     int
+		allowed bool
+		status  string // the refusal status for 14.0+
+	}{
+		{eastest.IPhone3GS, 1, true, ""},
+		{eastest.IPhone3G, 1, false, "129"},
+		{eastest.NokiaE72, 1, true, ""},
+		{eastest.NokiaE72, 2, false, "139"},
+		{eastest.WindowsPhone7, 1, false, "129"},
+		{eastest.WindowsMobile65, 1, true, ""},
+		{eastest.Android23, 1, false, "129"},
+		{eastest.TouchDown23, 1, true, ""},
+		{eastest.Android4, 1, true, ""},
+		{eastest.Android4, 4, false, "145"},
+		{eastest.IPhone14, 1, true, ""},
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		for _, tc := range cases {
+			name := tc.profile.Name + "-ack" + string(rune('0'+tc.ack))
+			t.Run(name, func(t *testing.T) {
+				user := strings.ToLower(name) + "@example.nhs.uk"
+				srv.AddUser(t, user, pw)
+				dev, res := connect(t, srv, tc.profile, user, tc.ack)
+				u, _ := st.UserByAddress(ctx, user)
+				rec, err := st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.allowed {
+					if res.HTTP != 200 || res.Text("FolderHierarchy:Status") != "1" || rec.State != store.DeviceAllowed {
+						t.Fatalf("want allowed; state %s (%s, by %s)\n%s", rec.State, rec.StateReason, rec.DecidedBy, res.XML())
+					}
+					return
+				}
+				if !refused(tc.profile, res, tc.status) || rec.State == store.DeviceAllowed {
+					t.Fatalf("want refused with %s; state %s (%s)\n%s", tc.status, rec.State, rec.StateReason, res.XML())
+				}
+				if rec.StateReason == "" || rec.DecidedBy == "" {
+					t.Fatalf("refusal not explained: %+v", rec)
+				}
+			})
+		}
+	})
+}
+
+// A device that says it applied the policy is still refused when its model
+// cannot encrypt, and the record shows on what evidence.
+func TestEncryptionEvidenceBeatsAcknowledgement(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		srv.AddUser(t, "a@example.nhs.uk", pw)
+		// Take the rules out of the way: only the catalogue can refuse.
+		rules, _ := srv.Devices.Rules(ctx)
+		for _, r := range rules {
+			srv.Devices.RemoveRule(ctx, eastest.Admin, r.ID)
+		}
+		if err := srv.Devices.SetDefaultAccess(ctx, eastest.Admin, policies.ActionAllow); err != nil {
+			t.Fatal(err)
+		}
+		dev, res := connect(t, srv, eastest.Android23, "a@example.nhs.uk", 1)
+		if res.HTTP != http.StatusForbidden {
+			t.Fatalf("Android 2.3 with ack 1 and no rules: %s", res.XML())
+		}
+		u, _ := st.UserByAddress(ctx, "a@example.nhs.uk")
+		rec, _ := st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+		if rec.DecidedBy != "catalogue" || !strings.Contains(rec.Evidence, "Android") {
+			t.Fatalf("decided by %q on evidence %s", rec.DecidedBy, rec.Evidence)
+		}
+	})
+}
+
+func TestFolderSyncBeforeProvisionAndStaleKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		srv.AddUser(t, "a@example.nhs.uk", pw)
+
+		old := eastest.NewDevice(t, srv.URL, eastest.IPhone3GS, "a@example.nhs.uk", pw)
+		old.Do("FolderSync", folderSync0).Expect(449, "", "")
+
+		dev, res := connect(t, srv, eastest.Android4, "a@example.nhs.uk", 1)
+		res.Expect(200, "FolderHierarchy:Status", "1")
+
+		// The admin tightens the policy: every key is stale.
+		_, settings, _ := srv.Devices.Policy(ctx)
+		settings.MinDevicePasswordLength = policies.IntPtr(8)
+		if _, err := srv.Devices.SetPolicy(ctx, eastest.Admin, settings); err != nil {
+			t.Fatal(err)
+		}
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "144")
+		dev.Provision(1).Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "1")
+
+		// Another device of the same user cannot borrow that key.
+		thief := eastest.NewDevice(t, srv.URL, eastest.Android4, "a@example.nhs.uk", pw)
+		thief.PolicyKey = dev.PolicyKey
+		if s := thief.Do("FolderSync", folderSync0).Text("FolderHierarchy:Status"); s != "142" && s != "144" {
+			t.Fatalf("borrowed key accepted: status %s", s)
+		}
+		// A wrong temporary key in the acknowledgement gets Policy Status 5.
+		res = dev.Do("Provision", `<Provision:Provision><Provision:Policies><Provision:Policy><Provision:PolicyType>MS-EAS-Provisioning-WBXML</Provision:PolicyType><Provision:PolicyKey>12345</Provision:PolicyKey><Provision:Status>1</Provision:Status></Provision:Policy></Provision:Policies></Provision:Provision>`)
+		res.Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "5")
+		// An unknown policy type gets Policy Status 3.
+		res = dev.Do("Provision", `<Provision:Provision><Provision:Policies><Provision:Policy><Provision:PolicyType>MS-WAP-Provisioning-XML</Provision:PolicyType></Provision:Policy></Provision:Policies></Provision:Provision>`)
+		res.Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "3")
+	})
+}
+
+func TestQuarantineThenAdminAllows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		srv.AddUser(t, "q@example.nhs.uk", pw)
+		dev, _ := connect(t, srv, eastest.Unknown, "q@example.nhs.uk", 1)
+		u, _ := st.UserByAddress(ctx, "q@example.nhs.uk")
+		rec, _ := st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+		if rec.State != store.DeviceQuarantined || rec.DecidedBy != "default" {
+			t.Fatalf("unknown device: state %s by %s", rec.State, rec.DecidedBy)
+		}
+		queue, _ := st.ListDevices(ctx, store.DeviceFilter{State: store.DeviceQuarantined})
+		if len(queue) != 1 || queue[0].ID != rec.ID {
+			t.Fatalf("admin queue: %+v", queue)
+		}
+		if _, err := srv.Devices.SetAccess(ctx, eastest.Admin, rec.ID, policies.ActionAllow); err != nil {
+			t.Fatal(err)
+		}
+		// The same device, same keys: it now syncs.
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "1")
+		rec, _ = st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+		if rec.State != store.DeviceAllowed || !strings.HasPrefix(rec.DecidedBy, "admin:") {
+			t.Fatalf("after allow: %s by %s", rec.State, rec.DecidedBy)
+		}
+	})
+}
+
+func TestRemoteWipe(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		srv.AddUser(t, "w@example.nhs.uk", pw)
+		dev, res := connect(t, srv, eastest.Android4, "w@example.nhs.uk", 1)
+		res.Expect(200, "FolderHierarchy:Status", "1")
+		u, _ := st.UserByAddress(ctx, "w@example.nhs.uk")
+		rec, _ := st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+
+		// Someone else cannot wipe it; the owner can.
+		if _, err := srv.Devices.RequestWipe(ctx, devices.Actor{Email: "x@example.nhs.uk", UserID: u.ID + 1000}, rec.ID, false); err == nil {
+			t.Fatal("a stranger wiped the device")
+		}
+		if _, err := srv.Devices.RequestWipe(ctx, devices.Actor{Email: u.Email, UserID: u.ID}, rec.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "140")
+		res = dev.Do("Provision", `<Provision:Provision/>`)
+		if res.Find("Provision:RemoteWipe") == nil {
+			t.Fatalf("no RemoteWipe in Provision:\n%s", res.XML())
+		}
+		// A failed wipe is asked for again.
+		res = dev.Do("Provision", `<Provision:Provision><Provision:RemoteWipe><Provision:Status>2</Provision:Status></Provision:RemoteWipe></Provision:Provision>`)
+		if res.Find("Provision:RemoteWipe") == nil {
+			t.Fatalf("failed wipe not requested again:\n%s", res.XML())
+		}
+		dev.Do("Provision", `<Provision:Provision><Provision:RemoteWipe><Provision:Status>1</Provision:Status></Provision:RemoteWipe></Provision:Provision>`).
+			Expect(200, "Provision:Status", "1")
+		rec, _ = st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+		if rec.State != store.DeviceWiped || rec.WipeAckStatus != 1 {
+			t.Fatalf("after ack: %s, ack %d", rec.State, rec.WipeAckStatus)
+		}
+		// Wiped stays blocked, even for Provision, until released.
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "129")
+		dev.Do("Provision", `<Provision:Provision><Provision:Policies><Provision:Policy><Provision:PolicyType>MS-EAS-Provisioning-WBXML</Provision:PolicyType></Provision:Policy></Provision:Policies></Provision:Provision>`).
+			Expect(200, "Provision:Status", "129")
+
+		events, _ := st.ListAudit(ctx, store.AuditFilter{DevicePK: rec.ID, Limit: 100})
+		want := map[string]bool{"device.registered": false, "device.provision": false, "device.wipe_requested": false, "device.wipe_acknowledged": false}
+		for _, e := range events {
+			if _, ok := want[e.Action]; ok {
+				want[e.Action] = true
+			}
+		}
+		for action, seen := range want {
+			if !seen {
+				t.Errorf("audit trail lacks %s", action)
+			}
+		}
+		if bad, _ := st.VerifyAuditChain(ctx); bad != 0 {
+			t.Fatalf("audit chain broken at %d", bad)
+		}
+		if err := srv.Devices.Release(ctx, eastest.Admin, rec.ID); err != nil {
+			t.Fatal(err)
+		}
+		dev.PolicyKey = ""
+		dev.Provision(1).Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
+	})
+}
+
+// The wipe still reaches a device whose user was disabled after it was
+// lost: the account may complete Provision only to receive the wipe.
+func TestWipeReachesDisabledUser(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		u := srv.AddUser(t, "leaver@example.nhs.uk", pw)
+		dev, _ := connect(t, srv, eastest.IPhone14, u.Email, 1)
+		rec, _ := st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+		if err := st.SetUserDisabled(ctx, u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "131")
+		if _, err := srv.Devices.RequestWipe(ctx, eastest.Admin, rec.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		dev.Do("FolderSync", folderSync0).Expect(200, "FolderHierarchy:Status", "131")
+		res := dev.Do("Provision", `<Provision:Provision/>`)
+		if res.Find("Provision:AccountOnlyRemoteWipe") == nil {
+			t.Fatalf("16.1 account-only wipe not delivered to a disabled user:\n%s", res.XML())
+		}
+		dev.Do("Provision", `<Provision:Provision><Provision:AccountOnlyRemoteWipe><Provision:Status>1</Provision:Status></Provision:AccountOnlyRemoteWipe></Provision:Provision>`).
+			Expect(200, "Provision:Status", "1")
+		rec, _ = st.DeviceByEASID(ctx, u.ID, dev.DeviceID)
+		if rec.State != store.DeviceWiped {
+			t.Fatalf("state %s", rec.State)
+		}
+		// Once wiped, the disabled account gets nothing more, not even Provision.
+		dev.Do("Provision", `<Provision:Provision/>`).Expect(200, "Provision:Status", "131")
+	})
+}
+
+func TestBruteForceLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		srv.AddUser(t, "b@example.nhs.uk", pw)
+		srv.Auth.Lockout.Lockout = 1500 * time.Millisecond
+		srv.Auth.Lockout.Window = time.Minute
+		bad := eastest.NewDevice(t, srv.URL, eastest.Android4, "b@example.nhs.uk", "wrong-password")
+		for i := 0; i < 20; i++ {
+			bad.Do("FolderSync", folderSync0).Expect(401, "", "")
+		}
+		good := eastest.NewDevice(t, srv.URL, eastest.Android4, "b@example.nhs.uk", pw)
+		res := good.Do("Provision", `<Provision:Provision/>`)
+		if res.HTTP != 401 {
+			t.Fatalf("right password inside the lockout: HTTP %d", res.HTTP)
+		}
+		time.Sleep(1600 * time.Millisecond)
+		good.Provision(1).Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
+		events, _ := st.ListAudit(ctx, store.AuditFilter{Action: "auth", Limit: 100})
+		lockouts := 0
+		for _, e := range events {
+			if e.Outcome == "lockout" || e.Outcome == "locked" {
+				lockouts++
+			}
+		}
+		if len(events) < 21 || lockouts == 0 {
+			t.Fatalf("%d auth events, %d lockouts", len(events), lockouts)
+		}
+	})
+}
