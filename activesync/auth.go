@@ -101,32 +101,35 @@ func (a *BasicAuth) Authenticate(ctx context.Context, r *http.Request, q Query) 
 	ip := clientIP(r)
 	userKey := "user:" + strings.ToLower(login)
 	ipKey := "ip:" + ip
-	for _, key := range []string{userKey, ipKey} {
-		until, err := a.Store.AuthLockedUntil(ctx, key)
-		if err != nil {
-			return nil, errRetryLater(err)
-		}
-		if until != nil {
-			a.audit(ctx, login, ip, "locked", key)
-			return nil, unauthorized("locked out until " + until.Format(time.RFC3339))
-		}
-	}
 	user, err := a.Store.UserByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
-		password.VerifyDummy(pw) // same cost as a wrong password: no enumeration
-		return nil, a.fail(ctx, login, ip, userKey, ipKey, "unknown user")
-	} else if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, errRetryLater(err)
 	}
-	// A User= parameter naming someone else is refused: credentials are
-	// one user's, and never reach another mailbox.
-	if q.User != "" {
+	if user != nil && q.User != "" {
+		// A User= parameter naming someone else is refused: credentials
+		// are one user's, and never reach another mailbox.
 		other, err := a.Store.UserByLogin(ctx, q.User)
 		if err != nil || other.ID != user.ID {
 			return nil, a.fail(ctx, login, ip, userKey, ipKey, "User parameter names another account")
 		}
 	}
-	if !a.cached(login, pw, user) {
+	// Credentials verified recently skip the lockout: a guesser who locked
+	// the account cannot cut off the owner's phones that already work.
+	if user == nil || !a.cached(login, pw, user) {
+		for _, key := range []string{userKey, ipKey} {
+			until, err := a.Store.AuthLockedUntil(ctx, key)
+			if err != nil {
+				return nil, errRetryLater(err)
+			}
+			if until != nil {
+				a.audit(ctx, login, ip, "locked", key)
+				return nil, unauthorized("locked out until " + until.Format(time.RFC3339))
+			}
+		}
+		if user == nil {
+			password.VerifyDummy(pw) // same cost as a wrong password: no enumeration
+			return nil, a.fail(ctx, login, ip, userKey, ipKey, "unknown user")
+		}
 		if err := password.Verify(pw, user.PasswordHash); err != nil {
 			return nil, a.fail(ctx, login, ip, userKey, ipKey, "wrong password")
 		}

@@ -296,10 +296,16 @@ func TestBruteForceLockout(t *testing.T) {
 		srv.AddUser(t, "b@example.nhs.uk", pw)
 		srv.Auth.Lockout.Lockout = 1500 * time.Millisecond
 		srv.Auth.Lockout.Window = time.Minute
+		owner := eastest.NewDevice(t, srv.URL, eastest.Android4, "b@example.nhs.uk", pw)
+		owner.Provision(1).Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
 		bad := eastest.NewDevice(t, srv.URL, eastest.Android4, "b@example.nhs.uk", "wrong-password")
 		for i := 0; i < 20; i++ {
-			bad.Do("FolderSync", folderSync0).Expect(401, "", "")
+			bad.Do("Provision", `<Provision:Provision/>`).Expect(401, "", "")
 		}
+		// The owner's phone, whose password was verified before the attack,
+		// keeps working: a guesser cannot lock staff out of their mail.
+		owner.Do("Settings", `<Settings:Settings><Settings:UserInformation><Settings:Get/></Settings:UserInformation></Settings:Settings>`).
+			Expect(200, "Settings:Status", "1")
 		good := eastest.NewDevice(t, srv.URL, eastest.Android4, "b@example.nhs.uk", pw)
 		res := good.Do("Provision", `<Provision:Provision/>`)
 		if res.HTTP != 401 {
@@ -316,6 +322,27 @@ func TestBruteForceLockout(t *testing.T) {
 		}
 		if len(events) < 21 || lockouts == 0 {
 			t.Fatalf("%d auth events, %d lockouts", len(events), lockouts)
+		}
+	})
+}
+
+func TestDeviceLimitPerUser(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		srv.AddUser(t, "many@example.nhs.uk", pw)
+		if err := st.SetSetting(ctx, devices.SettingMaxDevices, "2"); err != nil {
+			t.Fatal(err)
+		}
+		srv.Devices.Invalidate()
+		for i := 0; i < 2; i++ {
+			eastest.NewDevice(t, srv.URL, eastest.Android4, "many@example.nhs.uk", pw).Provision(1).
+				Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
+		}
+		third := eastest.NewDevice(t, srv.URL, eastest.Android4, "many@example.nhs.uk", pw)
+		third.Do("Provision", `<Provision:Provision/>`).Expect(200, "Provision:Status", "177")
+		u, _ := st.UserByAddress(ctx, "many@example.nhs.uk")
+		if n, _ := st.CountDevicesOfUser(ctx, u.ID); n != 2 {
+			t.Fatalf("%d devices registered", n)
 		}
 	})
 }

@@ -269,6 +269,9 @@ func (h *Handler) admit(r *http.Request, log *slog.Logger) (*Request, error) {
 // gate applies the device decision and the policy key (MS-ASPROV 3.2.5.1).
 func (h *Handler) gate(req *Request, cmd *Command, policyKey string) error {
 	a := req.Access
+	if a.TooManyDevices {
+		return statusError(StatusMaximumDevicesReached, http.StatusForbidden, "maximum number of devices reached", nil)
+	}
 	blocked := a.State == store.DeviceBlocked || a.State == store.DeviceWiped
 	if cmd.Name == "Provision" {
 		// Provision carries the wipe and the policy. A device refused only
@@ -290,9 +293,6 @@ func (h *Handler) gate(req *Request, cmd *Command, policyKey string) error {
 			return statusError(StatusDeviceNotFullyProvision, http.StatusForbidden, "device cannot fully apply the policy", errors.New(a.Reason))
 		}
 		return blockedError(a)
-	}
-	if a.TooManyDevices {
-		return statusError(StatusMaximumDevicesReached, http.StatusForbidden, "maximum number of devices reached", nil)
 	}
 	if cmd.NeedsPolicy {
 		switch err := h.devices.CheckPolicyKey(req.HTTP.Context(), req.Device, policyKey); {

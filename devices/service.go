@@ -260,8 +260,13 @@ func (s *Service) Admit(ctx context.Context, u *store.User, seen Seen) (*store.D
 	if err != nil {
 		return nil, Access{}, err
 	}
-	if err := s.store.TouchDevice(ctx, dev.ID, seen.Command, seen.Command == "Sync"); err != nil {
-		s.log.Warn("touch device", "err", err)
+	// Record the visit without a write per Ping: last_seen moves at most
+	// once a minute, last_sync on every Sync.
+	synced := seen.Command == "Sync"
+	if synced || dev.LastSeen == nil || s.now().Sub(*dev.LastSeen) > time.Minute {
+		if err := s.store.TouchDevice(ctx, dev.ID, seen.Command, synced); err != nil {
+			s.log.Warn("touch device", "err", err)
+		}
 	}
 	return dev, access, nil
 }
