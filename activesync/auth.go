@@ -113,9 +113,10 @@ func (a *BasicAuth) Authenticate(ctx context.Context, r *http.Request, q Query) 
 			return nil, a.fail(ctx, login, ip, userKey, ipKey, "User parameter names another account")
 		}
 	}
-	// Credentials verified recently skip the lockout: a guesser who locked
-	// the account cannot cut off the owner's phones that already work.
-	if user == nil || !a.cached(login, pw, user) {
+	// Credentials verified recently on this same device skip the lockout:
+	// a guesser who locked the account cannot cut off the owner's phones
+	// that already work, while any other device must pass the lock.
+	if user == nil || !a.cached(login, pw, q.DeviceID, user) {
 		for _, key := range []string{userKey, ipKey} {
 			until, err := a.Store.AuthLockedUntil(ctx, key)
 			if err != nil {
@@ -133,7 +134,7 @@ func (a *BasicAuth) Authenticate(ctx context.Context, r *http.Request, q Query) 
 		if err := password.Verify(pw, user.PasswordHash); err != nil {
 			return nil, a.fail(ctx, login, ip, userKey, ipKey, "wrong password")
 		}
-		a.remember(login, pw, user)
+		a.remember(login, pw, q.DeviceID, user)
 		a.Store.ClearAuthFailures(ctx, userKey)
 	}
 	if user.Disabled {
@@ -172,21 +173,21 @@ func (a *BasicAuth) audit(ctx context.Context, login, ip, outcome, detail string
 // cacheKey is an HMAC of the credentials under a per-process secret, so the
 // cache never holds a password or anything that could be brute-forced
 // offline from a memory dump without the secret.
-func (a *BasicAuth) cacheKey(login, pw string) string {
+func (a *BasicAuth) cacheKey(login, pw, deviceID string) string {
 	m := hmac.New(sha256.New, a.secret)
-	fmt.Fprintf(m, "%d:%s:%s", len(login), strings.ToLower(login), pw)
+	fmt.Fprintf(m, "%d:%s:%d:%s:%s", len(login), strings.ToLower(login), len(deviceID), deviceID, pw)
 	return string(m.Sum(nil))
 }
 
-func (a *BasicAuth) cached(login, pw string, u *store.User) bool {
+func (a *BasicAuth) cached(login, pw, deviceID string, u *store.User) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	e, ok := a.cache[a.cacheKey(login, pw)]
+	e, ok := a.cache[a.cacheKey(login, pw, deviceID)]
 	// A password change (a new stored hash) invalidates the entry at once.
 	return ok && e.userID == u.ID && e.hash == u.PasswordHash && time.Now().Before(e.expires)
 }
 
-func (a *BasicAuth) remember(login, pw string, u *store.User) {
+func (a *BasicAuth) remember(login, pw, deviceID string, u *store.User) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.cache) > 100000 {
@@ -197,5 +198,5 @@ func (a *BasicAuth) remember(login, pw string, u *store.User) {
 			}
 		}
 	}
-	a.cache[a.cacheKey(login, pw)] = cacheEntry{userID: u.ID, hash: u.PasswordHash, expires: time.Now().Add(a.CacheTTL)}
+	a.cache[a.cacheKey(login, pw, deviceID)] = cacheEntry{userID: u.ID, hash: u.PasswordHash, expires: time.Now().Add(a.CacheTTL)}
 }

@@ -2,6 +2,7 @@ package eastest
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"airlock/devices"
 	"airlock/internal/password"
 	"airlock/store"
-	"airlock/web"
 )
 
 // Server is a real Airlock HTTP stack on a loopback port.
@@ -22,8 +22,7 @@ type Server struct {
 	Auth    *activesync.BasicAuth
 }
 
-// StartServer serves the EAS handler (through the web layer, as
-// production does) on st. The test fails at cleanup if any request
+// StartServer serves the EAS handler on st, on a loopback port. The test fails at cleanup if any request
 // panicked.
 func StartServer(t testing.TB, st *store.Store) *Server {
 	t.Helper()
@@ -37,7 +36,11 @@ func StartServer(t testing.TB, st *store.Store) *Server {
 	auth.Lockout = activesync.DefaultLockout
 	auth.Lockout.Delay = time.Millisecond
 	h := activesync.New(activesync.Options{Store: st, Devices: dev, Authenticator: auth})
-	srv := httptest.NewServer(web.New(web.Deps{Store: st, EAS: h}))
+	// The handler is served as web mounts it, at /Microsoft-Server-ActiveSync;
+	// serving it directly keeps protocol tests free of the dashboard.
+	mux := http.NewServeMux()
+	mux.Handle("/Microsoft-Server-ActiveSync", h)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()
 		if n := h.PanicsRecovered.Load(); n != 0 {
