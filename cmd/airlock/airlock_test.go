@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"airlock/activesync/eastest"
+	"airlock/store"
 	"airlock/store/storetest"
 )
 
@@ -131,6 +134,13 @@ func TestBadInvocationsGiveOneLineErrors(t *testing.T) {
 
 // startServer runs `airlock serve` and returns its base URL.
 func startServer(t *testing.T, args ...string) string {
+	base, _ := startServerBanner(t, args...)
+	return base
+}
+
+// startServerBanner also returns what the server printed before it
+// listened (certificate fingerprint, demo credentials).
+func startServerBanner(t *testing.T, args ...string) (string, []string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
@@ -147,14 +157,40 @@ func startServer(t *testing.T, args ...string) string {
 	lines := bufio.NewScanner(stdout)
 	deadline := time.AfterFunc(60*time.Second, cancel)
 	defer deadline.Stop()
+	var banner []string
 	for lines.Scan() {
+		banner = append(banner, lines.Text())
 		if m := re.FindStringSubmatch(lines.Text()); m != nil {
 			go io.Copy(io.Discard, stdout)
-			return m[1]
+			return m[1], banner
 		}
 	}
 	t.Fatal("server did not report its address")
-	return ""
+	return "", nil
+}
+
+// A newcomer runs serve --demo and points a device at it with the printed
+// credentials: it provisions and syncs its folders.
+func TestServeDemoLetsADeviceIn(t *testing.T) {
+	base, banner := startServerBanner(t, "--plain-http", "--demo")
+	var email, password string
+	for _, l := range banner {
+		f := strings.Fields(l)
+		if len(f) >= 2 && strings.Contains(f[0], "@") && strings.Contains(l, "(staff)") {
+			email, password = f[0], f[1]
+			break
+		}
+	}
+	if email == "" {
+		t.Fatalf("no credentials printed: %q", banner)
+	}
+	dev := eastest.NewDevice(t, base, eastest.IPhone14, email, password)
+	dev.Provision(1).Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
+	res := dev.Do("FolderSync", `<FolderHierarchy:FolderSync><FolderHierarchy:SyncKey>0</FolderHierarchy:SyncKey></FolderHierarchy:FolderSync>`)
+	res.Expect(200, "FolderHierarchy:Status", "1")
+	if n := len(res.Find("FolderHierarchy:Changes").ChildElements()); n < 9 {
+		t.Fatalf("demo mailbox has %d folder changes", n)
+	}
 }
 
 func TestServeAnswersHealthChecks(t *testing.T) {
@@ -180,6 +216,68 @@ func TestServeAnswersHealthChecks(t *testing.T) {
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("%s: %d", path, resp.StatusCode)
 				}
+			}
+		})
+	}
+}
+
+// writeMaildir makes a Maildir with n small messages.
+func writeMaildir(t *testing.T, dir string, n int) {
+	t.Helper()
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		msg := fmt.Sprintf("From: Ward %d <ward%d@example.nhs.uk>\r\nTo: ann@example.nhs.uk\r\nSubject: Handover %d\r\nDate: Mon, 2 Nov 2026 09:%02d:00 +0000\r\nMessage-ID: <handover-%d@example.nhs.uk>\r\n\r\nBed %d: stable.\r\n", i, i, i, i%60, i, i)
+		name := filepath.Join(dir, "cur", fmt.Sprintf("%d.M%dP1.host:2,S", 1700000000+i, i))
+		if err := os.WriteFile(name, []byte(msg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestImportOnBothDatabases(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			db := storetest.DSN(t, dialect)
+			if _, errOut, code := run(t, "s3cret-password\n", "user", "add", "--db", db, "--email", "ann@example.nhs.uk", "--name", "Ann Lee"); code != 0 {
+				t.Fatal(errOut)
+			}
+			dir := t.TempDir()
+			maildir := filepath.Join(dir, "Maildir")
+			writeMaildir(t, maildir, 1000)
+			bad := filepath.Join(dir, "broken.eml")
+			os.WriteFile(bad, []byte("\x00\x01\x02 not a message at all"), 0o644)
+			badICS := filepath.Join(dir, "broken.ics")
+			os.WriteFile(badICS, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:not-a-date\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), 0o644)
+			out, errOut, code := run(t, "", "import", "--db", db, "--user", "ann@example.nhs.uk", maildir, bad, badICS)
+			if code != 0 {
+				t.Fatalf("import: %d %s %s", code, out, errOut)
+			}
+			if !strings.Contains(errOut, "broken.eml") || !strings.Contains(errOut, "broken.ics") {
+				t.Fatalf("malformed files not reported by name: %q", errOut)
+			}
+			st, err := store.Open(context.Background(), db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			u, _ := st.UserByAddress(context.Background(), "ann@example.nhs.uk")
+			inbox, _ := st.FolderByType(context.Background(), u.ID, store.FolderInbox)
+			if n, _ := st.CountItems(context.Background(), u.ID, inbox.ID); n != 1000 {
+				t.Fatalf("%d messages in the Inbox, want 1000", n)
+			}
+			// Importing again adds nothing: every message is a duplicate.
+			if _, _, code := run(t, "", "import", "--db", db, "--user", "ann@example.nhs.uk", maildir); code != 0 {
+				t.Fatal("second import failed")
+			}
+			if n, _ := st.CountItems(context.Background(), u.ID, inbox.ID); n != 1000 {
+				t.Fatalf("%d messages after a second import", n)
+			}
+			if _, errOut, code := run(t, "", "import", "--db", db, "--user", "nobody@example.nhs.uk", maildir); code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("unknown user: %d %q", code, errOut)
 			}
 		})
 	}
