@@ -1,0 +1,51 @@
+package wbxml
+
+// Code page 18: Settings.
+//
+// Source: [MS-ASWBXML] section 2.1.2.1.19, "Code Page 18: Settings"
+// (learn.microsoft.com/openspecs/exchange_server_protocols/ms-aswbxml).
+var pageSettings = &codePage{
+	id:      18,
+	name:    "Settings",
+	section: "2.1.2.1.19",
+	tags: []tagDef{
+		{0x05, "Settings", 0},
+		{0x06, "Status", 0},
+		{0x07, "Get", 0},
+		{0x08, "Set", 0},
+		{0x09, "Oof", 0},
+		{0x0A, "OofState", 0},
+		{0x0B, "StartTime", 0},
+		{0x0C, "EndTime", 0},
+		{0x0D, "OofMessage", 0},
+		{0x0E, "AppliesToInternal", 0},
+		{0x0F, "AppliesToExternalKnown", 0},
+		{0x10, "AppliesToExternalUnknown", 0},
+		{0x11, "Enabled", 0},
+		{0x12, "ReplyMessage", 0},
+		{0x13, "BodyType", 0},
+		{0x14, "DevicePassword", 0},
+		{0x15, "Password", 0},
+		{0x16, "DeviceInformation", 0},
+		{0x17, "Model", 0},
+		{0x18, "IMEI", 0},
+		{0x19, "FriendlyName", 0},
+		{0x1A, "OS", 0},
+		{0x1B, "OSLanguage", 0},
+		{0x1C, "PhoneNumber", 0},
+		{0x1D, "UserInformation", 0},
+		{0x1E, "EmailAddresses", 0},
+		{0x1F, "SMTPAddress", 0},
+		{0x20, "UserAgent", 0},
+		{0x21, "EnableOutboundSMS", 0},
+		{0x22, "MobileOperator", 0},
+		{0x23, "PrimarySmtpAddress", 0},
+		{0x24, "Accounts", 0},
+		{0x25, "Account", 0},
+		{0x26, "AccountId", 0},
+		{0x27, "AccountName", 0},
+		{0x28, "UserDisplayName", 0},
+		{0x29, "SendDisabled", 0},
+		{0x2B, "RightsManagementInformation", 0},
+	},
+}
