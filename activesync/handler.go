@@ -18,6 +18,7 @@ import (
 	"github.com/beevik/etree"
 
 	"airlock/activesync/wbxml"
+	"airlock/delivery"
 	"airlock/devices"
 	"airlock/store"
 )
@@ -38,6 +39,9 @@ type Request struct {
 	// (12.x SendMail's MIME).
 	Raw []byte
 	Log *slog.Logger
+	// arrival orders the device's requests, so a newer one ends a held
+	// Ping (ping.go).
+	arrival uint64
 }
 
 // Response is what a command returns: a WBXML document, or raw bytes with
@@ -74,6 +78,9 @@ type Handler struct {
 	log      *slog.Logger
 	commands map[string]*Command
 	limits   Limits
+	notifier Notifier      // wakes Sync with Wait (and Ping); nil: they just wait
+	push     *pushState    // held Pings (ping.go)
+	mail     MailSubmitter // SendMail, SmartReply, SmartForward (sendmail.go)
 	// PanicsRecovered counts panics caught at the edge; tests fail when it
 	// is not zero.
 	PanicsRecovered atomic.Int64
@@ -92,6 +99,13 @@ type Options struct {
 	Authenticator Authenticator
 	Log           *slog.Logger
 	Limits        Limits
+	// Notifier publishes committed folder changes to waiting requests.
+	Notifier Notifier
+	// Ping bounds Ping requests (heartbeat limits, folder count).
+	Ping PingOptions
+	// Mail stores and sends what devices send (delivery.Service). Nil
+	// delivers to local recipients only.
+	Mail MailSubmitter
 }
 
 // New builds the handler with every command of the table.
@@ -106,6 +120,12 @@ func New(o Options) *Handler {
 		o.Limits.WBXML = wbxml.DefaultLimits()
 	}
 	h := &Handler{auth: o.Authenticator, devices: o.Devices, store: o.Store, log: o.Log, limits: o.Limits, commands: map[string]*Command{}}
+	h.notifier = o.Notifier
+	h.push = newPushState(o.Ping)
+	h.mail = o.Mail
+	if h.mail == nil {
+		h.mail = &delivery.Service{Store: o.Store, Log: o.Log}
+	}
 	for _, c := range commandTable(h) {
 		h.commands[c.Name] = c
 	}
@@ -165,6 +185,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := h.admit(r, log)
 	if err == nil {
 		log = req.Log
+		req.arrival = h.push.arrive(req.Device.ID) // ends a Ping the device holds
+		defer h.push.leave(req.Device.ID, req.arrival)
 		cmd := h.commands[req.Query.Cmd]
 		var resp *Response
 		resp, err = cmd.Run(r.Context(), req)

@@ -159,6 +159,7 @@ func TestEveryCommandPassesTheGate(t *testing.T) {
 	srv := eastest.StartServer(t, st)
 	srv.AddUser(t, "g@example.nhs.uk", pw)
 	unprovisioned := eastest.NewDevice(t, srv.URL, eastest.Android4, "g@example.nhs.uk", pw)
+	unprovisioned161 := eastest.NewDevice(t, srv.URL, eastest.IPhone14, "g@example.nhs.uk", pw)
 	legacy := eastest.NewDevice(t, srv.URL, eastest.IPhone3GS, "g@example.nhs.uk", pw)
 	blocked := eastest.NewDevice(t, srv.URL, eastest.WindowsPhone7, "g@example.nhs.uk", pw)
 	quarantined := eastest.NewDevice(t, srv.URL, eastest.Unknown, "g@example.nhs.uk", pw)
@@ -177,18 +178,30 @@ func TestEveryCommandPassesTheGate(t *testing.T) {
 			if !c.NeedsPolicy {
 				t.Fatalf("%s does not need a policy key: only Provision may go without", c.Name)
 			}
-			res := unprovisioned.DoRaw(c.Name, body, "application/vnd.ms-sync.wbxml", nil)
+			probe := unprovisioned
+			if c.MinVersion > activesync.V141 {
+				probe = unprovisioned161
+			}
+			res := probe.DoRaw(c.Name, body, "application/vnd.ms-sync.wbxml", nil)
 			if res.HTTP != 200 || statusOf(res) != "142" {
 				t.Fatalf("unprovisioned 14.1 device: %s", res.XML())
 			}
 			if res := legacy.DoRaw(c.Name, body, "application/vnd.ms-sync.wbxml", nil); res.HTTP != 449 && !(c.MinVersion > activesync.V121 && res.HTTP == 501) {
 				t.Fatalf("unprovisioned 12.1 device: HTTP %d", res.HTTP)
 			}
-			if res := blocked.DoRaw(c.Name, body, "application/vnd.ms-sync.wbxml", nil); statusOf(res) != "129" {
+			// A command newer than the device's version is refused as such
+			// (137) before anything else; otherwise the decision refuses.
+			want := func(v string) string {
+				if c.MinVersion > activesync.ParseVersion(v) {
+					return "137"
+				}
+				return "129"
+			}
+			if res := blocked.DoRaw(c.Name, body, "application/vnd.ms-sync.wbxml", nil); statusOf(res) != want(blocked.Profile.Version) {
 				t.Fatalf("blocked device: %s", res.XML())
 			}
 			res = quarantined.DoRaw(c.Name, body, "application/vnd.ms-sync.wbxml", nil)
-			if !c.Quarantine && statusOf(res) != "129" {
+			if !c.Quarantine && statusOf(res) != want(quarantined.Profile.Version) {
 				t.Fatalf("quarantined device reached %s: %s", c.Name, res.XML())
 			}
 		})

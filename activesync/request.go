@@ -88,14 +88,10 @@ func ParseQuery(r *http.Request) (Query, error) {
 	if raw == "" {
 		return Query{}, fmt.Errorf("empty query")
 	}
-	if !strings.Contains(raw, "=") || looksBase64(raw) {
-		q, err := parseBase64Query(raw)
-		if err == nil {
-			return q, nil
-		}
-		if !strings.Contains(raw, "=") {
-			return Query{}, err
-		}
+	// The plain form always names its command; anything else must be the
+	// base64 form, and a line that decodes as neither is an error.
+	if !strings.Contains(raw, "Cmd=") {
+		return parseBase64Query(raw)
 	}
 	v, err := url.ParseQuery(raw)
 	if err != nil {
@@ -119,17 +115,13 @@ func ParseQuery(r *http.Request) (Query, error) {
 	return q, nil
 }
 
-// looksBase64 tells the encoded form from a plain query that happens to
-// contain "=" (base64 padding).
-func looksBase64(raw string) bool {
-	return !strings.Contains(raw, "Cmd=") && !strings.Contains(raw, "&")
-}
-
 // parseBase64Query decodes MS-ASHTTP 2.2.1.1.1.1: version, command code,
 // locale, length-prefixed DeviceId, PolicyKey and DeviceType, then
 // tag-length-value command parameters.
 func parseBase64Query(raw string) (Query, error) {
-	s, err := url.QueryUnescape(raw)
+	// PathUnescape, not QueryUnescape: a '+' of base64 that a device sent
+	// unescaped is a '+', not a space.
+	s, err := url.PathUnescape(raw)
 	if err != nil {
 		return Query{}, fmt.Errorf("base64 query: %v", err)
 	}

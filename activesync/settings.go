@@ -6,12 +6,10 @@ import (
 	"airlock/policies"
 )
 
-// settings serves the parts of MS-ASCMD 2.2.1.18 Settings the device gate
-// needs: DeviceInformation Set (how 12.x and 14.0 devices say what they
-// are) and UserInformation Get. Oof and DevicePassword answer "not
-// available" until the diary work (status 2 per setting is the spec's
-// "protocol error" for an unsupported request; we use it rather than
-// pretend).
+// settings serves MS-ASCMD 2.2.1.18 Settings: DeviceInformation Set (how
+// 12.x and 14.0 devices say what they are), UserInformation Get, and Oof
+// Get/Set (settings_oof.go). DevicePassword answers status 2 (the spec's
+// "protocol error" for an unsupported request) rather than pretend.
 func (h *Handler) settings(ctx context.Context, r *Request) (*Response, error) {
 	req := root(r.Doc, "Settings:Settings")
 	if req == nil {
@@ -49,6 +47,10 @@ func (h *Handler) settings(ctx context.Context, r *Request) (*Response, error) {
 				add(acct.CreateElement("Settings:EmailAddresses"), "Settings:SMTPAddress", r.User.Email)
 			} else {
 				add(get.CreateElement("Settings:EmailAddresses"), "Settings:SMTPAddress", r.User.Email)
+			}
+		case "Oof":
+			if err := h.settingsOof(ctx, r, el, resp.CreateElement("Settings:Oof")); err != nil {
+				return nil, err
 			}
 		default:
 			out := resp.CreateElement("Settings:" + el.Tag)

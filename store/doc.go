@@ -25,6 +25,17 @@
 // indexed query on (folder_id, modseq), and an item that changed many times
 // appears once, with its latest state.
 //
+// Change notification (notify.go). Every counter bump also records the
+// change, (user, folder) or (user, hierarchy), in a set carried by the
+// transaction's context. Store.tx publishes the set: on PostgreSQL with one
+// "SELECT pg_notify('airlock_changes', ...)" inside the transaction, so
+// PostgreSQL delivers it to every node's LISTEN only if and when the
+// transaction commits; and, after a successful commit, to the in-process
+// OnCommit hooks (the single-process SQLite server's Ping wake-ups). A
+// rolled-back write publishes nothing. A transaction not begun by Store.tx
+// still notifies PostgreSQL (immediately, in the transaction) but not the
+// hooks, so every write path should go through Store.tx.
+//
 // Deletions leave tombstones: the row stays with Deleted set and a new
 // counter, its content and blob reference cleared. A move is a tombstone in
 // the source plus a new row (a new id, so a new EAS ServerId) in the

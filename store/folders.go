@@ -20,6 +20,9 @@ func bumpHierarchy(tx *gorm.DB, userID int64) (int64, error) {
 	if v == 0 {
 		return 0, fmt.Errorf("bump hierarchy counter: user %d: %w", userID, ErrNotFound)
 	}
+	if err := noteChange(tx, Change{UserID: userID}); err != nil {
+		return 0, err
+	}
 	return v, nil
 }
 

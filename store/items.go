@@ -24,6 +24,9 @@ func bumpFolder(tx *gorm.DB, userID, folderID int64, n int) (int64, error) {
 	if v == 0 {
 		return 0, fmt.Errorf("folder %d: %w", folderID, ErrNotFound)
 	}
+	if err := noteChange(tx, Change{UserID: userID, FolderID: folderID}); err != nil {
+		return 0, err
+	}
 	return v - int64(n) + 1, nil
 }
 

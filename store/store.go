@@ -38,6 +38,8 @@ type Store struct {
 	dialect migrations.Dialect
 	log     *slog.Logger
 	now     func() time.Time
+	dsn     string      // for DialNotify
+	hooks   changeHooks // OnCommit (notify.go)
 }
 
 // Options tune Open.
@@ -88,7 +90,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to database: %w", unavailable(err))
 	}
-	s := &Store{db: db, dialect: dialect, log: opts.Logger, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, dialect: dialect, log: opts.Logger, now: func() time.Time { return time.Now().UTC() }, dsn: dsn}
 	if !opts.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			sqlDB.Close()
@@ -224,8 +226,22 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // tx runs fn in a transaction. On SQLite the DSN makes it BEGIN IMMEDIATE.
+// The counter bumps inside fn are collected and published (notify.go):
+// with pg_notify inside the transaction on PostgreSQL, and to the OnCommit
+// hooks once it has committed.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(ctx).Transaction(fn)
+	cs := &changeSet{}
+	ctx = context.WithValue(ctx, changeSetKey{}, cs)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return notifyInTx(tx, cs.list)
+	})
+	if err == nil {
+		s.afterCommit(cs)
+	}
+	return err
 }
 
 // wrap turns driver errors into the store's sentinels.

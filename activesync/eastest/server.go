@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"airlock/activesync"
+	"airlock/delivery"
 	"airlock/devices"
 	"airlock/internal/password"
+	"airlock/push"
 	"airlock/store"
 )
 
@@ -20,11 +22,31 @@ type Server struct {
 	Devices *devices.Service
 	Handler *activesync.Handler
 	Auth    *activesync.BasicAuth
+	// Broker carries committed changes to held Pings and Syncs with Wait
+	// (the store's commit hook on SQLite, LISTEN on PostgreSQL).
+	Broker *push.Broker
+	// Mail stores what devices send; without a Relay it takes local
+	// recipients only.
+	Mail *delivery.Service
+}
+
+// ServerOptions change what StartServerWith builds.
+type ServerOptions struct {
+	// Mail replaces the default local-only delivery service.
+	Mail *delivery.Service
+	// Ping bounds Ping requests.
+	Ping activesync.PingOptions
 }
 
 // StartServer serves the EAS handler on st, on a loopback port. The test fails at cleanup if any request
 // panicked.
 func StartServer(t testing.TB, st *store.Store) *Server {
+	t.Helper()
+	return StartServerWith(t, st, ServerOptions{})
+}
+
+// StartServerWith is StartServer with options.
+func StartServerWith(t testing.TB, st *store.Store, o ServerOptions) *Server {
 	t.Helper()
 	ctx := context.Background()
 	dev := devices.New(st, nil)
@@ -35,19 +57,28 @@ func StartServer(t testing.TB, st *store.Store) *Server {
 	auth := &activesync.BasicAuth{Store: st, Audit: dev}
 	auth.Lockout = activesync.DefaultLockout
 	auth.Lockout.Delay = time.Millisecond
-	h := activesync.New(activesync.Options{Store: st, Devices: dev, Authenticator: auth})
+	broker, stopBroker, err := push.Attach(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Mail == nil {
+		o.Mail = &delivery.Service{Store: st, Hostname: "airlock.test"}
+	}
+	h := activesync.New(activesync.Options{Store: st, Devices: dev, Authenticator: auth, Notifier: broker, Mail: o.Mail, Ping: o.Ping})
 	// The handler is served as web mounts it, at /Microsoft-Server-ActiveSync;
 	// serving it directly keeps protocol tests free of the dashboard.
 	mux := http.NewServeMux()
 	mux.Handle("/Microsoft-Server-ActiveSync", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
+		h.EndHeldRequests() // or Close waits for every held Ping
 		srv.Close()
+		stopBroker()
 		if n := h.PanicsRecovered.Load(); n != 0 {
 			t.Errorf("%d panics recovered while serving", n)
 		}
 	})
-	return &Server{URL: srv.URL, Store: st, Devices: dev, Handler: h, Auth: auth}
+	return &Server{URL: srv.URL, Store: st, Devices: dev, Handler: h, Auth: auth, Broker: broker, Mail: o.Mail}
 }
 
 // AddUser creates a user with a password and returns it.

@@ -37,11 +37,18 @@ type Config struct {
 	// for tests. Devices then send passwords in the clear unless the proxy
 	// protects them.
 	PlainHTTP bool
+	// BehindTLSProxy says a TLS-terminating proxy is in front (with
+	// PlainHTTP): browsers still use HTTPS, so the dashboard's cookies get
+	// the Secure flag and its pages send HSTS.
+	BehindTLSProxy bool
 	// Demo seeds a demo organisation on first start.
 	Demo bool
 	// ShutdownGrace bounds how long in-flight requests (held Pings
 	// included) may take to finish at shutdown.
 	ShutdownGrace time.Duration
+	// MailConfig: SMTP/LMTP listeners, the relay, message size and Ping
+	// heartbeat limits (mail.go).
+	MailConfig
 }
 
 // Defaults fills unset fields with their documented defaults.
@@ -68,6 +75,7 @@ func (c *Config) Defaults() {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
 	}
+	c.mailDefaults()
 }
 
 func domainOf(host string) string {
@@ -91,6 +99,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PlainHTTP && c.TLSCert != "" {
 		return errors.New("--plain-http and --tls-cert exclude each other")
+	}
+	if err := c.mailValidate(); err != nil {
+		return err
 	}
 	return nil
 }

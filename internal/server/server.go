@@ -38,13 +38,40 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err := bootstrap(ctx, st, cfg, out); err != nil {
 		return err
 	}
+	// The certificate serves HTTPS and SMTP's STARTTLS.
+	var tc *tls.Config
+	var fingerprint string
+	if !cfg.PlainHTTP {
+		if tc, fingerprint, err = tlsConfig(&cfg); err != nil {
+			return err
+		}
+	}
+	mail, err := startMail(ctx, cfg, st, tc, log, out)
+	if err != nil {
+		return err
+	}
+	mailStopped := false
+	stopMail := func(ctx context.Context) {
+		if !mailStopped {
+			mailStopped = true
+			mail.stop(ctx)
+		}
+	}
+	defer stopMail(context.Background())
+	auth := &activesync.BasicAuth{Store: st, Audit: devs}
 	eas := activesync.New(activesync.Options{
 		Store:         st,
 		Devices:       devs,
-		Authenticator: &activesync.BasicAuth{Store: st, Audit: devs},
+		Authenticator: auth,
 		Log:           log,
+		Notifier:      mail.broker,
+		Mail:          mail.svc,
+		Ping:          activesync.PingOptions{MinHeartbeat: cfg.HeartbeatMin, MaxHeartbeat: cfg.HeartbeatMax},
 	})
-	handler := web.New(web.Deps{Store: st, Log: log, Hostname: cfg.Hostname, EAS: eas})
+	handler := web.New(web.Deps{
+		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
+		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
+	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -52,11 +79,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	}
 	scheme := "http"
 	if !cfg.PlainHTTP {
-		tc, fingerprint, err := tlsConfig(&cfg)
-		if err != nil {
-			ln.Close()
-			return err
-		}
 		ln = tls.NewListener(ln, tc)
 		scheme = "https"
 		fmt.Fprintf(out, "TLS certificate SHA-256 fingerprint: %s\n", fingerprint)
@@ -81,7 +103,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	// Held Pings answer at once (Status 1), so Shutdown need not wait for
+	// their heartbeats; then the mail listeners and the relay worker stop.
+	eas.EndHeldRequests()
+	err = srv.Shutdown(shutdownCtx)
+	stopMail(shutdownCtx)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil

@@ -20,10 +20,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&c.TLSKey, "tls-key", envOr("AIRLOCK_TLS_KEY", ""), "TLS key PEM file ($AIRLOCK_TLS_KEY)")
 	plain, _ := strconv.ParseBool(envOr("AIRLOCK_PLAIN_HTTP", "false"))
 	fs.BoolVar(&c.PlainHTTP, "plain-http", plain, "serve plain HTTP (behind a TLS proxy, or for tests) ($AIRLOCK_PLAIN_HTTP)")
+	proxied, _ := strconv.ParseBool(envOr("AIRLOCK_BEHIND_TLS_PROXY", "false"))
+	fs.BoolVar(&c.BehindTLSProxy, "behind-tls-proxy", proxied, "with --plain-http: a TLS proxy is in front, so dashboard cookies are Secure and pages send HSTS ($AIRLOCK_BEHIND_TLS_PROXY)")
 	demo, _ := strconv.ParseBool(envOr("AIRLOCK_DEMO", "false"))
 	fs.BoolVar(&c.Demo, "demo", demo, "seed a demo organisation on first start ($AIRLOCK_DEMO)")
 	logLevel := fs.String("log-level", envOr("AIRLOCK_LOG_LEVEL", "info"), "debug, info, warn or error ($AIRLOCK_LOG_LEVEL)")
+	finishMail := mailFlags(fs, &c.MailConfig)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := finishMail(); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"airlock/activesync"
+	"airlock/delivery"
+	"airlock/internal/password"
+	"airlock/push"
+	"airlock/store"
+)
+
+// MailConfig is the push and mail-flow part of Config.
+type MailConfig struct {
+	// SMTPListen and LMTPListen are HOST:PORT addresses for incoming mail;
+	// empty disables the listener. The SMTP listener takes mail for local
+	// users only, unless the client authenticates (AUTH PLAIN after
+	// STARTTLS, with the server's certificate).
+	SMTPListen, LMTPListen string
+	// RelayHost is the smarthost (HOST:PORT) for mail to other domains;
+	// empty means such mail is refused when a device sends it.
+	RelayHost string
+	// RelayUser and RelayPassword authenticate to the smarthost.
+	RelayUser, RelayPassword string
+	// RelayDisableStartTLS lets the smarthost connection go without
+	// STARTTLS (a relay on the same host, tests). The zero value requires
+	// STARTTLS, so a Config built in code is safe by default; the CLI flag
+	// is --relay-starttls=false.
+	RelayDisableStartTLS bool
+	// MaxMessageSize bounds a message in and out; default 25 MiB.
+	MaxMessageSize int64
+	// HeartbeatMin and HeartbeatMax bound Ping's HeartbeatInterval;
+	// defaults 60 s and 3540 s. A proxy in front must allow idle requests
+	// longer than HeartbeatMax.
+	HeartbeatMin, HeartbeatMax time.Duration
+}
+
+func (c *Config) mailDefaults() {
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = delivery.DefaultMaxMessageSize
+	}
+	if c.HeartbeatMin == 0 {
+		c.HeartbeatMin = 60 * time.Second
+	}
+	if c.HeartbeatMax == 0 {
+		c.HeartbeatMax = 3540 * time.Second
+	}
+}
+
+func (c *Config) mailValidate() error {
+	for flag, addr := range map[string]string{"--smtp-listen": c.SMTPListen, "--lmtp-listen": c.LMTPListen, "--relay": c.RelayHost} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q: want HOST:PORT", flag, addr)
+		}
+	}
+	if c.MaxMessageSize < 1024 {
+		return fmt.Errorf("--max-message-size %d: too small", c.MaxMessageSize)
+	}
+	if c.HeartbeatMin < time.Second || c.HeartbeatMax < c.HeartbeatMin {
+		return fmt.Errorf("--heartbeat-min %v / --heartbeat-max %v: want 1s <= min <= max", c.HeartbeatMin, c.HeartbeatMax)
+	}
+	if c.RelayUser != "" && c.RelayHost == "" {
+		return errors.New("--relay-user needs --relay")
+	}
+	return nil
+}
+
+// mailParts are the running push and mail-flow pieces.
+type mailParts struct {
+	broker  *push.Broker
+	svc     *delivery.Service
+	relay   *delivery.Relay
+	ln      *delivery.Listeners
+	stops   []func()
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+	log     *slog.Logger
+	panics  func() int64
+	closers []net.Listener
+}
+
+// startMail starts the change notifier, the relay worker and the SMTP/LMTP
+// listeners. tc, when not nil, is offered with STARTTLS on SMTP.
+func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config, log *slog.Logger, out io.Writer) (*mailParts, error) {
+	m := &mailParts{log: log}
+	broker, stopBroker, err := push.Attach(ctx, st, log)
+	if err != nil {
+		return nil, err
+	}
+	m.broker = broker
+	m.stops = append(m.stops, stopBroker)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.relay = delivery.NewRelay(st, delivery.RelayConfig{
+		Addr: cfg.RelayHost, Username: cfg.RelayUser, Password: cfg.RelayPassword,
+		DisableStartTLS: cfg.RelayDisableStartTLS, Hostname: cfg.Hostname,
+	}, log)
+	m.svc = &delivery.Service{Store: st, Hostname: cfg.Hostname, Log: log, Relay: m.relay, MaxMessageSize: cfg.MaxMessageSize}
+	m.goRecover("relay queue", func() { m.relay.Run(runCtx) })
+
+	lc := delivery.ListenerConfig{Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc}
+	if tc != nil {
+		lc.Authenticate = smtpAuthenticator(st)
+	}
+	m.ln = delivery.NewListeners(m.svc, lc, log)
+	for _, l := range []struct {
+		name, addr string
+		serve      func(net.Listener) error
+	}{{"SMTP", cfg.SMTPListen, m.ln.ServeSMTP}, {"LMTP", cfg.LMTPListen, m.ln.ServeLMTP}} {
+		if l.addr == "" {
+			continue
+		}
+		nl, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			m.stop(context.Background())
+			return nil, fmt.Errorf("%s listen on %s: %w", l.name, l.addr, err)
+		}
+		m.closers = append(m.closers, nl)
+		fmt.Fprintf(out, "%s listening on %s\n", l.name, nl.Addr())
+		serve := l.serve
+		name := l.name
+		m.goRecover(name+" listener", func() {
+			if err := serve(nl); err != nil {
+				log.Error(name+" listener stopped", "err", err)
+			}
+		})
+	}
+	if cfg.RelayHost != "" {
+		fmt.Fprintf(out, "Relaying to %s (STARTTLS required: %v)\n", cfg.RelayHost, !cfg.RelayDisableStartTLS)
+		if cfg.RelayDisableStartTLS {
+			log.Warn("relay without STARTTLS: mail (and any relay password) crosses the network in the clear")
+		}
+	}
+	return m, nil
+}
+
+// goRecover runs fn in a goroutine that survives (and logs) a panic.
+func (m *mailParts) goRecover(what string, fn func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				m.log.Error("panic in "+what, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		fn()
+	}()
+}
+
+// stop ends the listeners (letting sessions finish until ctx ends), the
+// relay worker and the notifier, and waits for them.
+func (m *mailParts) stop(ctx context.Context) {
+	if m.ln != nil {
+		m.ln.Shutdown(ctx)
+	}
+	for _, l := range m.closers {
+		l.Close()
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	for _, s := range m.stops {
+		s()
+	}
+}
+
+// smtpAuthenticator checks SMTP AUTH credentials against the users'
+// passwords, with the same per-account lockout counters as ActiveSync.
+func smtpAuthenticator(st *store.Store) func(ctx context.Context, login, pw string) (*store.User, error) {
+	lock := activesync.DefaultLockout
+	return func(ctx context.Context, login, pw string) (*store.User, error) {
+		key := "user:" + strings.ToLower(strings.TrimSpace(login))
+		if until, err := st.AuthLockedUntil(ctx, key); err != nil {
+			return nil, err
+		} else if until != nil && until.After(time.Now()) {
+			return nil, errors.New("account locked")
+		}
+		u, err := st.UserByLogin(ctx, login)
+		if err != nil {
+			password.VerifyDummy(pw)
+		} else if err = password.Verify(pw, u.PasswordHash); err == nil && !u.Disabled {
+			return u, nil
+		}
+		st.RecordAuthFailure(ctx, key, lock.Window, lock.UserLimit, lock.Lockout)
+		time.Sleep(lock.Delay)
+		return nil, errors.New("authentication failed")
+	}
+}

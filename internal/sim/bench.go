@@ -1,0 +1,597 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"airlock/activesync/wbxml"
+	"airlock/store"
+)
+
+// Bench is a cluster started for one measurement, with its users.
+type Bench struct {
+	Cluster *Cluster
+	Store   *store.Store
+	Stats   *Stats
+	Rec     *Recorder
+	Out     io.Writer
+	run     string
+}
+
+// StartBench starts PostgreSQL and nodes Airlock nodes for a measurement,
+// after raising the open-file limit to files.
+func StartBench(ctx context.Context, bin string, nodes int, files uint64, out io.Writer) (*Bench, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	if got, err := RaiseFileLimit(files); err != nil {
+		fmt.Fprintf(out, "warning: open-file limit %d (wanted %d): %v\n", got, files, err)
+	}
+	cl, err := StartCluster(ctx, bin, nodes, out)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cl.DurableCommits(ctx); err != nil {
+		cl.Stop()
+		return nil, err
+	}
+	st, err := store.Open(ctx, cl.DB, store.Options{SkipMigrate: true})
+	if err != nil {
+		cl.Stop()
+		return nil, err
+	}
+	return &Bench{Cluster: cl, Store: st, Stats: NewStats(), Rec: &Recorder{}, Out: out, run: NewRunID()}, nil
+}
+
+// Stop ends the cluster.
+func (b *Bench) Stop() {
+	b.Store.Close()
+	b.Cluster.Stop()
+}
+
+// users makes n users.
+func (b *Bench) users(ctx context.Context, n int) ([]*User, error) {
+	var us []*User
+	for i := 0; i < n; i++ {
+		us = append(us, &User{Email: UserName("bench", "sim.airlock.test", i+1), Password: "sim-password-1", Index: i + 1})
+	}
+	// Creating thousands of users one transaction at a time takes a
+	// while; several at once.
+	chunk := (n + 7) / 8
+	err := parallel(ctx, 8, 8, func(i int) error {
+		lo, hi := i*chunk, min((i+1)*chunk, n)
+		if lo >= hi {
+			return nil
+		}
+		return EnsureUsers(ctx, b.Store, us[lo:hi])
+	})
+	return us, err
+}
+
+// device returns a device for u keeping only the given folders.
+func (b *Bench) device(name string, u *User, servers []string, client *httpClient, i int, types ...int) *Device {
+	id := DefaultProfile
+	id.User, id.Password = u.Email, u.Password
+	id.DeviceID = "BENCH" + b.run[1:] + name
+	conn := NewConn(servers, i, client.Client, id, b.Stats, Faults{}, uint64(i)+1)
+	d := NewDevice(name, u, conn, b.Stats, b.Rec, uint64(i)+1)
+	d.Types, d.Run = types, b.run
+	return d
+}
+
+// IdleResult is the idle-Ping memory figure.
+type IdleResult struct {
+	Devices, Users       int
+	Held, Early, Failed  int
+	Setup, Hold          time.Duration
+	BaselineRSS, HeldRSS int64
+	PeakRSS              int64
+	ServerFDs, Threads   int
+	SimRSS               int64
+}
+
+// PerPing returns the server's memory per held Ping.
+func (r *IdleResult) PerPing() float64 {
+	if r.Held == 0 {
+		return 0
+	}
+	return float64(r.HeldRSS-r.BaselineRSS) / float64(r.Held)
+}
+
+// Print writes the figure.
+func (r *IdleResult) Print(w io.Writer) {
+	fmt.Fprintf(w, "idle Pings: %d devices of %d users enrolled in %s; %d Pings held for %s (%d answered early, %d connections failed)\n",
+		r.Devices, r.Users, r.Setup.Round(time.Second), r.Held, r.Hold, r.Early, r.Failed)
+	fmt.Fprintf(w, "  server RSS: %s before the Pings, %s with them held (peak %s): %.1f KiB per held Ping\n",
+		mib(r.BaselineRSS), mib(r.HeldRSS), mib(r.PeakRSS), r.PerPing()/1024)
+	fmt.Fprintf(w, "  server: %d open files, %d threads; simulator RSS %s\n", r.ServerFDs, r.Threads, mib(r.SimRSS))
+}
+
+// BenchIdle enrols devices (Provision, FolderSync, Sync of the Inbox) on
+// one node, then holds a Ping open for each on its own connection and
+// measures the server's memory.
+func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration) (*IdleResult, error) {
+	res := &IdleResult{Devices: devices, Users: users, Hold: hold}
+	start := time.Now()
+	us, err := b.users(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	node := b.Cluster.Nodes[0]
+	client := newHTTPClient(64)
+	devs := make([]*Device, devices)
+	var done atomic.Int64
+	fmt.Fprintf(b.Out, "enrolling %d devices\n", devices)
+	err = parallel(ctx, 32, devices, func(i int) error {
+		d := b.device(fmt.Sprintf("i%d", i+1), us[i%len(us)], []string{node.URL}, client, i, TypeInbox)
+		if err := d.Enrol(ctx); err != nil {
+			return fmt.Errorf("%s: %w", d.Name, err)
+		}
+		devs[i] = d
+		if n := done.Add(1); n%1000 == 0 {
+			fmt.Fprintf(b.Out, "  %d enrolled (%s)\n", n, time.Since(start).Round(time.Second))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Setup = time.Since(start)
+	client.CloseIdleConnections()
+	sleep(ctx, 5*time.Second)
+	pid := node.PID()
+	base, err := ReadProc(pid)
+	if err != nil {
+		return nil, err
+	}
+	res.BaselineRSS = base.RSS
+
+	fmt.Fprintf(b.Out, "opening %d Pings\n", devices)
+	conns := make([]net.Conn, devices)
+	host := node.Addr
+	err = parallel(ctx, 64, devices, func(i int) error {
+		req, err := rawPing(devs[i], host, 3540)
+		if err != nil {
+			return err
+		}
+		// Spread over source addresses: one address has only ~28,000
+		// ephemeral ports towards one server port.
+		la := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/20000), byte(2+(i/250)%250))}
+		dl := net.Dialer{Timeout: 30 * time.Second, LocalAddr: la}
+		c, err := dl.DialContext(ctx, "tcp", host)
+		if err != nil {
+			res.Failed++
+			return nil
+		}
+		if _, err := c.Write(req); err != nil {
+			c.Close()
+			res.Failed++
+			return nil
+		}
+		conns[i] = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	w := WatchProcs(func() []int { return []int{pid} })
+	sleep(ctx, hold)
+	w.Stop()
+	s, err := ReadProc(pid)
+	if err != nil {
+		return nil, err
+	}
+	res.HeldRSS, res.Threads = s.RSS, s.Threads
+	for _, p := range w.Summary() {
+		res.PeakRSS = max(res.PeakRSS, p.Peak)
+	}
+	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
+		res.ServerFDs = len(ents)
+	}
+	if me, err := ReadProc(os.Getpid()); err == nil {
+		res.SimRSS = me.RSS
+	}
+	buf := make([]byte, 64)
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if n, _ := c.Read(buf); n > 0 {
+			res.Early++
+		} else {
+			res.Held++
+		}
+	}
+	return res, nil
+}
+
+// rawPing is a device's Ping as bytes on the wire (HTTP/1.1, WBXML body),
+// for holding thousands without an HTTP client per connection.
+func rawPing(d *Device, host string, heartbeat int) ([]byte, error) {
+	d.mu.Lock()
+	c := d.colls[TypeInbox]
+	d.mu.Unlock()
+	if c == nil {
+		return nil, errors.New("device has no Inbox")
+	}
+	doc, root := newDoc("Ping:Ping")
+	add(root, "Ping:HeartbeatInterval", strconv.Itoa(heartbeat))
+	f := root.CreateElement("Ping:Folders").CreateElement("Ping:Folder")
+	add(f, "Ping:Id", c.ID)
+	add(f, "Ping:Class", "Email")
+	body, err := wbxml.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	id := d.Conn.ID
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "POST /Microsoft-Server-ActiveSync?%s HTTP/1.1\r\nHost: %s\r\n", d.Conn.Query("Ping"), host)
+	fmt.Fprintf(&b, "Authorization: Basic %s\r\n", base64.StdEncoding.EncodeToString([]byte(id.User+":"+id.Password)))
+	fmt.Fprintf(&b, "User-Agent: %s\r\nMS-ASProtocolVersion: %s\r\nX-MS-PolicyKey: %s\r\n", id.UserAgent, id.Version, d.Conn.PolicyKey())
+	fmt.Fprintf(&b, "Content-Type: application/vnd.ms-sync.wbxml\r\nContent-Length: %d\r\n\r\n", len(body))
+	b.Write(body)
+	return b.Bytes(), nil
+}
+
+// WakeResult is the wake-up latency of one delivery path.
+type WakeResult struct {
+	Path     string
+	Samples  []time.Duration
+	Timeouts int
+}
+
+// Print writes the figure.
+func (r *WakeResult) Print(w io.Writer) {
+	p50, p95, p99, mx := Percentiles(r.Samples)
+	fmt.Fprintf(w, "wake latency, %s: %d samples: p50 %s, p95 %s, p99 %s, max %s; %d without a wake-up within the timeout\n",
+		r.Path, len(r.Samples), ms(p50), ms(p95), ms(p99), ms(mx), r.Timeouts)
+}
+
+// Wake holds a Ping for each of `devices` devices (one user each) on node
+// 0 and measures, message by message, the time from handing a message over
+// (SMTP's final dot, or the database commit call) to the Ping's answer.
+func (b *Bench) Wake(ctx context.Context, devices, samples int, timeout time.Duration) ([]*WakeResult, error) {
+	us, err := b.users(ctx, devices)
+	if err != nil {
+		return nil, err
+	}
+	node0 := b.Cluster.Nodes[0]
+	client := newHTTPClient(2 * devices)
+	devs := make([]*Device, devices)
+	if err := parallel(ctx, 16, devices, func(i int) error {
+		d := b.device(fmt.Sprintf("w%d", i+1), us[i], []string{node0.URL}, client, i, TypeInbox)
+		d.Heartbeat = 600 * time.Second
+		devs[i] = d
+		return d.Enrol(ctx)
+	}); err != nil {
+		return nil, err
+	}
+	type slot struct {
+		ready atomic.Int64 // unix nanos when the Ping went out, 0 while none is held
+		woke  chan time.Time
+	}
+	slots := make([]*slot, devices)
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i, d := range devs {
+		s := &slot{woke: make(chan time.Time, 1)}
+		slots[i] = s
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				s.ready.Store(time.Now().UnixNano())
+				changed, hier, err := d.Ping(runCtx)
+				at := time.Now()
+				s.ready.Store(0)
+				if err != nil {
+					sleep(runCtx, time.Second)
+					continue
+				}
+				if len(changed) > 0 {
+					select {
+					case s.woke <- at:
+					default:
+					}
+				}
+				if hier {
+					d.FolderSync(runCtx)
+				}
+				d.Sync(runCtx, TypeInbox)
+			}
+		}()
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	type path struct {
+		name    string
+		deliver func(u *User, tok string) (time.Time, error)
+	}
+	var paths []path
+	if len(b.Cluster.Nodes) > 0 && b.Cluster.Nodes[0].SMTP != "" {
+		for _, n := range b.Cluster.Nodes {
+			name := "SMTP to the Ping's node"
+			if n != node0 {
+				name = fmt.Sprintf("SMTP to another node (node %d; PostgreSQL NOTIFY)", n.Index)
+			}
+			paths = append(paths, path{name, func(u *User, tok string) (time.Time, error) {
+				r, err := SMTPSend(ctx, n.SMTP, "bench@outside.test", []string{u.Email}, Message(tok, "bench@outside.test", []string{u.Email}, "wake"))
+				return r.Sent, err
+			}})
+		}
+	}
+	paths = append(paths, path{"database commit outside the nodes (PostgreSQL NOTIFY)", func(u *User, tok string) (time.Time, error) {
+		su, err := b.Store.UserByAddress(ctx, u.Email)
+		if err != nil {
+			return time.Time{}, err
+		}
+		f, err := b.Store.FolderByType(ctx, su.ID, store.FolderInbox)
+		if err != nil {
+			return time.Time{}, err
+		}
+		t0 := time.Now()
+		return t0, deliverToken(ctx, b.Store, tok, "bench@outside.test", []*store.User{su}, []int64{f.ID}, "wake")
+	}})
+
+	rnd := rand.New(rand.NewPCG(7, 7))
+	var out []*WakeResult
+	seq := 0
+	for _, p := range paths {
+		res := &WakeResult{Path: p.name}
+		for n := 0; n < samples && ctx.Err() == nil; n++ {
+			// A device whose Ping has been held for half a second.
+			var k int
+			for tries := 0; ; tries++ {
+				k = rnd.IntN(devices)
+				if r := slots[k].ready.Load(); r != 0 && time.Since(time.Unix(0, r)) > 500*time.Millisecond {
+					break
+				}
+				if tries > 10000 {
+					return nil, errors.New("wake: no device holds a Ping")
+				}
+				sleep(ctx, 5*time.Millisecond)
+			}
+			select { // forget a stale wake-up
+			case <-slots[k].woke:
+			default:
+			}
+			seq++
+			t0, err := p.deliver(us[k], NewToken(b.run, "w", "", seq))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			t := time.NewTimer(timeout)
+			select {
+			case at := <-slots[k].woke:
+				res.Samples = append(res.Samples, at.Sub(t0))
+			case <-t.C:
+				res.Timeouts++
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// BigSyncResult is the initial sync of a large Inbox.
+type BigSyncResult struct {
+	Messages, Window, Requests  int
+	Total                       time.Duration
+	P50, P95, Max               time.Duration
+	MaxPerResponse              int
+	Lost, Duplicated, Divergent int
+	PeakRSS                     int64
+}
+
+// Print writes the figure.
+func (r *BigSyncResult) Print(w io.Writer) {
+	fmt.Fprintf(w, "initial sync of a %d-message Inbox, WindowSize %d: %s in %d Sync requests (%.0f messages/s); per request p50 %s, p95 %s, max %s; at most %d items per response; server peak RSS %s; lost %d, duplicated %d, divergent %d\n",
+		r.Messages, r.Window, r.Total.Round(time.Millisecond), r.Requests, float64(r.Messages)/r.Total.Seconds(),
+		ms(r.P50), ms(r.P95), ms(r.Max), r.MaxPerResponse, mib(r.PeakRSS), r.Lost, r.Duplicated, r.Divergent)
+}
+
+// BigSync fills one Inbox with n messages and times a new device's
+// initial sync of it at each window size.
+func (b *Bench) BigSync(ctx context.Context, n int, windows []int) ([]*BigSyncResult, error) {
+	us, err := b.users(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	u := us[0]
+	fmt.Fprintf(b.Out, "seeding %d messages\n", n)
+	su, err := b.Store.UserByAddress(ctx, u.Email)
+	if err != nil {
+		return nil, err
+	}
+	inbox, err := b.Store.FolderByType(ctx, su.ID, store.FolderInbox)
+	if err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, 4, n, func(i int) error {
+		return deliverToken(ctx, b.Store, NewToken(b.run, "b", "", i), "bench@outside.test", []*store.User{su}, []int64{inbox.ID}, "large inbox")
+	}); err != nil {
+		return nil, err
+	}
+	truth, err := StoreTruth{Store: b.Store}.View(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	node := b.Cluster.Nodes[0]
+	client := newHTTPClient(4)
+	var out []*BigSyncResult
+	for i, win := range windows {
+		d := b.device(fmt.Sprintf("big%d", i+1), u, []string{node.URL}, client, i, TypeInbox)
+		d.Window = win
+		if err := d.Conn.Provision(ctx); err != nil {
+			return nil, err
+		}
+		if err := d.FolderSync(ctx); err != nil {
+			return nil, err
+		}
+		b.Stats.Reset()
+		w := WatchProcs(func() []int { return []int{node.PID()} })
+		start := time.Now()
+		if err := d.SyncAll(ctx); err != nil {
+			w.Stop()
+			return nil, err
+		}
+		total := time.Since(start)
+		w.Stop()
+		r := &BigSyncResult{Messages: n, Window: win, Total: total, MaxPerResponse: d.maxCmds}
+		for _, c := range b.Stats.Summary().Commands {
+			if c.Command == "Sync" {
+				r.Requests, r.P50, r.P95, r.Max = int(c.Requests), c.P50, c.P95, c.Max
+			}
+		}
+		for _, p := range w.Summary() {
+			r.PeakRSS = max(r.PeakRSS, p.Peak)
+		}
+		v := &Verdict{}
+		compare(v, d.Name, d.Snapshot(), View{TypeInbox: truth[TypeInbox]})
+		_, _, _, nDup := b.Rec.Take()
+		r.Lost, r.Divergent, r.Duplicated = v.Lost, v.Divergent, nDup
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// SyncRateResult is sustained Sync throughput.
+type SyncRateResult struct {
+	Mode          string
+	Devices       int
+	Duration      time.Duration
+	Requests      int64
+	P50, P95, P99 time.Duration
+	ServerCPU     time.Duration
+	Errors        int64
+	DB            map[string]int64 // counter deltas
+}
+
+// Print writes the figure.
+func (r *SyncRateResult) Print(w io.Writer) {
+	rps := float64(r.Requests) / r.Duration.Seconds()
+	fmt.Fprintf(w, "sustained Sync (%s), %d devices in a closed loop for %s: %d requests, %.0f req/s; p50 %s, p95 %s, p99 %s; %d errors\n",
+		r.Mode, r.Devices, r.Duration, r.Requests, rps, ms(r.P50), ms(r.P95), ms(r.P99), r.Errors)
+	if r.Requests > 0 {
+		fmt.Fprintf(w, "  server CPU %.1fs = %.2f ms per request (%.0f%% of one core)\n", r.ServerCPU.Seconds(),
+			1000*r.ServerCPU.Seconds()/float64(r.Requests), 100*r.ServerCPU.Seconds()/r.Duration.Seconds())
+		keys := make([]string, 0, len(r.DB))
+		for k := range r.DB {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  PostgreSQL %-24s %10d  = %6.1f per request\n", k, r.DB[k], float64(r.DB[k])/float64(r.Requests))
+		}
+	}
+}
+
+// SyncRate measures Sync requests per second with devices in a closed
+// loop: mode "change" sends a read/unread Change in every request (a
+// commit per request), mode "poll" an empty-handed Sync that finds
+// nothing new.
+func (b *Bench) SyncRate(ctx context.Context, devices int, d time.Duration, modes []string) ([]*SyncRateResult, error) {
+	us, err := b.users(ctx, devices)
+	if err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, 4, len(us), func(i int) error { return Seed(ctx, b.Store, nil, b.run, us[i], 20) }); err != nil {
+		return nil, err
+	}
+	node := b.Cluster.Nodes[0]
+	client := newHTTPClient(devices)
+	devs := make([]*Device, devices)
+	if err := parallel(ctx, 16, devices, func(i int) error {
+		devs[i] = b.device(fmt.Sprintf("s%d", i+1), us[i], []string{node.URL}, client, i, TypeInbox)
+		return devs[i].Enrol(ctx)
+	}); err != nil {
+		return nil, err
+	}
+	var out []*SyncRateResult
+	for _, mode := range modes {
+		if mode != "change" && mode != "poll" {
+			return nil, fmt.Errorf("syncrate mode %q: change or poll", mode)
+		}
+		before, err := b.Cluster.DBCounters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.Stats.Reset()
+		w := WatchProcs(func() []int { return []int{node.PID()} })
+		runCtx, cancel := context.WithTimeout(ctx, d)
+		var wg sync.WaitGroup
+		for _, dev := range devs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for runCtx.Err() == nil {
+					var cmds []clientCmd
+					if mode == "change" {
+						if sid, fp := dev.pickItem(TypeInbox); sid != "" {
+							r := !fp.Read
+							cmds = []clientCmd{{Kind: "Change", ServerID: sid, Read: &r}}
+						}
+					}
+					if _, err := dev.syncOnce(runCtx, []int{TypeInbox}, cmds); err != nil && runCtx.Err() == nil {
+						b.Stats.Error("Sync", short(err))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		cancel()
+		w.Stop()
+		after, err := b.Cluster.DBCounters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r := &SyncRateResult{Mode: mode, Devices: devices, Duration: d, DB: map[string]int64{}}
+		sum := b.Stats.Summary()
+		for _, c := range sum.Commands {
+			if c.Command == "Sync" {
+				r.Requests, r.P50, r.P95, r.P99 = c.Requests, c.P50, c.P95, c.P99
+			}
+		}
+		for _, n := range sum.Errors {
+			r.Errors += n
+		}
+		for _, p := range w.Summary() {
+			r.ServerCPU += p.CPU
+		}
+		for k, v := range after {
+			r.DB[k] = v - before[k]
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// httpClient is an *http.Client that can drop its idle connections.
+type httpClient struct {
+	*http.Client
+}
+
+func newHTTPClient(n int) *httpClient { return &httpClient{NewHTTPClient(n)} }

@@ -1,0 +1,152 @@
+package pim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+)
+
+// iTIP methods (RFC 5546 1.4) Airlock sends and understands.
+const (
+	MethodRequest = "REQUEST"
+	MethodReply   = "REPLY"
+	MethodCancel  = "CANCEL"
+)
+
+// WriteITIP writes a meeting message's calendar (RFC 5546): METHOD, the
+// event with SEQUENCE and its exceptions. For REQUEST every attendee is
+// asked to reply (RSVP=TRUE) and those who have not answered are
+// NEEDS-ACTION; for CANCEL the event is STATUS:CANCELLED; for REPLY only
+// the attendee who answers (replyFrom) is listed, with their PARTSTAT.
+func WriteITIP(w io.Writer, method string, e *Event, replyFrom string) error {
+	cal := ical.NewCalendar()
+	cal.Props.SetText(ical.PropVersion, "2.0")
+	cal.Props.SetText(ical.PropProductID, "-//Airlock//Airlock//EN")
+	cal.Props.SetText(ical.PropMethod, method)
+	now := time.Now().UTC()
+	loc := time.UTC
+	if !e.AllDay && e.TimeZone != "" && e.TimeZone != "UTC" {
+		l, err := ResolveTimeZone(e.TimeZone)
+		if err != nil {
+			return fmt.Errorf("event %q: %v", e.UID, err)
+		}
+		loc = l
+		cal.Children = append(cal.Children, vtimezone(loc, e.Start.In(loc).Year()))
+	}
+	ev := *e
+	switch method {
+	case MethodReply:
+		ev.Attendees = nil
+		for _, a := range e.Attendees {
+			if strings.EqualFold(a.Email, replyFrom) {
+				ev.Attendees = []Attendee{a}
+			}
+		}
+		if len(ev.Attendees) == 0 {
+			ev.Attendees = []Attendee{{Email: replyFrom, Type: AttendeeRequired}}
+		}
+	case MethodCancel:
+		ev.MeetingStatus = MeetingCanceledOrganizer
+	case MethodRequest:
+	default:
+		return fmt.Errorf("iTIP method %q", method)
+	}
+	c := eventComponent(&ev, loc, now)
+	c.Props.SetText(ical.PropSequence, fmt.Sprint(ev.Sequence))
+	c.Props.SetDateTime(ical.PropDateTimeStamp, now)
+	atts := c.Props.Values(ical.PropAttendee)
+	c.Props.Del(ical.PropAttendee)
+	for _, p := range atts {
+		q := p
+		if method == MethodRequest {
+			q.Params.Set("RSVP", "TRUE")
+			if q.Params.Get(ical.ParamParticipationStatus) == "" {
+				q.Params.Set(ical.ParamParticipationStatus, "NEEDS-ACTION")
+			}
+		}
+		c.Props.Add(&q)
+	}
+	cal.Children = append(cal.Children, c)
+	if method != MethodReply {
+		for _, x := range e.Exceptions {
+			if x.Deleted {
+				continue
+			}
+			xc := exceptionComponent(e, x, loc, now)
+			xc.Props.SetText(ical.PropSequence, fmt.Sprint(ev.Sequence))
+			if org := c.Props.Get(ical.PropOrganizer); org != nil {
+				xc.Props.Set(org)
+			}
+			cal.Children = append(cal.Children, xc)
+		}
+	}
+	return ical.NewEncoder(w).Encode(cal)
+}
+
+var methodRe = regexp.MustCompile(`(?mi)^METHOD:\s*([A-Za-z-]+)\s*$`)
+
+// ErrNoEvent is returned by ParseITIP for a calendar without an event.
+var ErrNoEvent = errors.New("pim: no event in the calendar")
+
+// ParseITIP reads a meeting message's calendar: its METHOD (upper case,
+// "" when absent) and its event (overrides folded in, as ParseICS does).
+func ParseITIP(data []byte) (method string, e *Event, err error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	unfolded := regexp.MustCompile(`\r?\n[ \t]`).ReplaceAll(data, nil)
+	if m := methodRe.FindSubmatch(unfolded); m != nil {
+		method = strings.ToUpper(string(m[1]))
+	}
+	events, _, errs := ParseICS(bytes.NewReader(data))
+	if len(events) == 0 {
+		if len(errs) > 0 {
+			return method, nil, errs[0]
+		}
+		return method, nil, ErrNoEvent
+	}
+	ev := events[0]
+	if m := sequenceRe.FindSubmatch(unfolded); m != nil {
+		fmt.Sscan(string(m[1]), &ev.Sequence)
+	}
+	return method, &ev, nil
+}
+
+var sequenceRe = regexp.MustCompile(`(?mi)^SEQUENCE:\s*(\d+)\s*$`)
+
+// SignificantChange reports whether an organizer's change of a meeting is
+// one the attendees must hear about (a new SEQUENCE, RFC 5546 2.1.4): its
+// times, pattern, exceptions, place, subject, description or attendees.
+// A new reminder or category is the organizer's own business.
+func SignificantChange(a, b *Event) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	if !a.Start.Equal(b.Start) || !a.End.Equal(b.End) || a.AllDay != b.AllDay || a.RRule != b.RRule ||
+		a.Summary != b.Summary || a.Location != b.Location || a.Description != b.Description ||
+		a.TimeZone != b.TimeZone || len(a.Exceptions) != len(b.Exceptions) || len(a.ExDates) != len(b.ExDates) ||
+		len(a.Attendees) != len(b.Attendees) || a.MeetingStatus != b.MeetingStatus {
+		return true
+	}
+	for i := range a.Exceptions {
+		x, y := a.Exceptions[i], b.Exceptions[i]
+		if !x.RecurrenceID.Equal(y.RecurrenceID) || x.Deleted != y.Deleted || !x.Start.Equal(y.Start) || !x.End.Equal(y.End) ||
+			x.Summary != y.Summary || x.Location != y.Location {
+			return true
+		}
+	}
+	seen := map[string]bool{}
+	for _, at := range a.Attendees {
+		seen[strings.ToLower(at.Email)] = true
+	}
+	for _, at := range b.Attendees {
+		if !seen[strings.ToLower(at.Email)] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,277 @@
+package web
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"airlock/store"
+)
+
+// pageTemplate is one page: the layout plus the page's own file.
+type pageTemplate struct {
+	t *template.Template
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	// Nav is the highlighted navigation entry.
+	Nav   string
+	User  *store.User
+	Admin bool
+	CSRF  string
+	Flash string
+	Data  any
+}
+
+var funcs = template.FuncMap{
+	"ago":       ago,
+	"when":      when,
+	"bytes":     humanBytes,
+	"stateName": stateName,
+	"lower":     strings.ToLower,
+	"sentence":  capitalise,
+	"join":      strings.Join,
+	"query":     urlQuery,
+	"add":       func(a, b int) int { return a + b },
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	"pct": func(n, total int64) string {
+		if total == 0 {
+			return "0"
+		}
+		return fmt.Sprintf("%.1f", float64(n)*100/float64(total))
+	},
+	"deref2": func(p *bool) bool { return p != nil && *p },
+	"deref": func(p *int) string {
+		if p == nil {
+			return ""
+		}
+		return fmt.Sprint(*p)
+	},
+}
+
+func mustParsePages() map[string]*pageTemplate {
+	names, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*pageTemplate{}
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "templates/")
+		if base == "layout.html" || strings.HasPrefix(base, "_") {
+			continue
+		}
+		files := []string{"templates/layout.html", n}
+		partials, _ := fs.Glob(assets, "templates/_*.html")
+		files = append(files, partials...)
+		t := template.Must(template.New(base).Funcs(funcs).ParseFS(assets, files...))
+		pages[base] = &pageTemplate{t: t}
+	}
+	return pages
+}
+
+// render writes a full page.
+func (s *Server) render(c echo.Context, code int, name, title string, data any) error {
+	return s.renderTemplate(c, code, name, "layout", title, data)
+}
+
+// renderFragment writes one named block of a page (htmx swaps).
+func (s *Server) renderFragment(c echo.Context, code int, name, block string, data any) error {
+	return s.renderTemplate(c, code, name, block, "", data)
+}
+
+func (s *Server) renderTemplate(c echo.Context, code int, name, block, title string, data any) error {
+	pt, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("no template %q", name)
+	}
+	p := page{Title: title, Data: data, Nav: navOf(c.Request().URL.Path), Flash: s.takeFlash(c)}
+	if tok, ok := c.Get(csrfContextKey).(string); ok {
+		p.CSRF = tok
+	}
+	if id := ident(c); id != nil && (!id.needsMFA || id.Claims.MFA) {
+		p.User = id.User
+		p.Admin = id.User.IsAdmin()
+	}
+	var buf bytes.Buffer
+	var v any = p
+	if block != "layout" {
+		v = data // fragments get their own data
+	}
+	if err := pt.t.ExecuteTemplate(&buf, block, v); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return c.HTMLBlob(code, buf.Bytes())
+}
+
+func navOf(path string) string {
+	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/my", "/setup"} {
+		if strings.HasPrefix(path, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// Flash messages travel in a short-lived cookie, never in the URL, so a
+// link cannot put words in the dashboard's mouth.
+const flashCookie = "airlock_flash"
+
+func (s *Server) flash(c echo.Context, msg string) {
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/", MaxAge: 60, HttpOnly: true, Secure: s.d.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Server) takeFlash(c echo.Context) string {
+	ck, err := c.Cookie(flashCookie)
+	if err != nil || ck.Value == "" {
+		return ""
+	}
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.d.Secure, SameSite: http.SameSiteStrictMode})
+	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil || len(b) > 500 {
+		return ""
+	}
+	return string(b)
+}
+
+const csrfContextKey = "csrf"
+
+// csrf protects every form of the dashboard (see the package notes).
+// Failures are refused with 403 and audited.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		ContextKey:     csrfContextKey,
+		CookieName:     "airlock_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   s.d.Secure,
+		CookieSameSite: http.SameSiteStrictMode,
+		CookieMaxAge:   12 * 3600,
+		ErrorHandler: func(err error, c echo.Context) error {
+			s.auditRefusal(c, "csrf.rejected", identityEmail(c), err.Error())
+			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		},
+		AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
+			site := c.Request().Header.Get("Sec-Fetch-Site")
+			if site == "same-site" {
+				return false, nil // fall back to the token
+			}
+			s.auditRefusal(c, "csrf.rejected", identityEmail(c), "Sec-Fetch-Site: "+site)
+			return false, echo.NewHTTPError(http.StatusForbidden, "Cross-site request refused.")
+		},
+	})
+}
+
+// identityEmail names the session's user, if the cookie is valid, for
+// refusals logged before loadSession runs.
+func identityEmail(c echo.Context) string {
+	if id := ident(c); id != nil {
+		return id.User.Email
+	}
+	return ""
+}
+
+func ago(t any) string {
+	var tm time.Time
+	switch v := t.(type) {
+	case time.Time:
+		tm = v
+	case *time.Time:
+		if v == nil {
+			return "never"
+		}
+		tm = *v
+	default:
+		return ""
+	}
+	if tm.IsZero() {
+		return "never"
+	}
+	d := time.Since(tm)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	case d < 60*24*time.Hour:
+		return plural(int(d.Hours()/24), "day") + " ago"
+	}
+	return tm.UTC().Format("2 Jan 2006")
+}
+
+func when(t any) string {
+	switch v := t.(type) {
+	case time.Time:
+		if v.IsZero() {
+			return ""
+		}
+		return v.UTC().Format("2006-01-02 15:04:05 UTC")
+	case *time.Time:
+		if v == nil || v.IsZero() {
+			return ""
+		}
+		return v.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return ""
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func stateName(st store.DeviceState) string {
+	switch st {
+	case store.DeviceNew:
+		return "Not provisioned yet"
+	case store.DeviceAllowed:
+		return "Allowed"
+	case store.DeviceBlocked:
+		return "Blocked"
+	case store.DeviceQuarantined:
+		return "Quarantined"
+	case store.DeviceWipePending:
+		return "Wipe pending"
+	case store.DeviceWiped:
+		return "Wiped"
+	}
+	return string(st)
+}
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
