@@ -19,6 +19,9 @@ func BenchmarkInitialSync(b *testing.B) {
 	const messages, window = 10000, 100
 	st := storetest.OpenSQLite(b)
 	e := scNewEnv(b, st, "bench@example.nhs.uk")
+	// Production caches rules and policy for a few seconds; the tests turn
+	// that off, the benchmark measures what production does.
+	e.srv.Devices.ConfigTTL = 3 * time.Second
 	inbox := e.folder(store.FolderInbox)
 	base := time.Now().UTC().Add(-messages * time.Minute)
 	for i := 0; i < messages; i++ {
