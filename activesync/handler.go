@@ -190,6 +190,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cmd := h.commands[req.Query.Cmd]
 		var resp *Response
 		resp, err = cmd.Run(r.Context(), req)
+		if err == nil && cmd.Name == "Sync" && req.Access.State == store.DeviceAllowed {
+			h.devices.SyncCompleted(r.Context(), req.Device)
+		}
 		if err == nil {
 			h.writeResponse(w, resp, log)
 			log.Debug("eas request", "status", 200, "took", time.Since(start))

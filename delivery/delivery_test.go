@@ -425,7 +425,17 @@ func TestSubmitLocalRemoteSentBccAndClientID(t *testing.T) {
 			t.Fatal("a refused submission left a Sent Items copy")
 		}
 		if n := len(items(t, st, bob, store.FolderInbox)); n != 1 {
-			t.Fatal("a refused submission was delivered")
+			t.Fatalf("bob has %d; a refused submission was delivered", n)
+		}
+		// Remembered ClientIds are forgotten after the retention period.
+		if n, err := st.PruneClientIDs(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Fatalf("pruned %d recent ClientIds (%v)", n, err)
+		}
+		if n, err := st.PruneClientIDs(ctx, time.Now().Add(time.Hour)); err != nil || n < 2 {
+			t.Fatalf("pruned %d old ClientIds (%v)", n, err)
+		}
+		if _, err := submit(t, svc, alice, "CID-1", "To: bob@example.nhs.uk\r\nSubject: again\r\n\r\nx"); err != nil {
+			t.Fatalf("a pruned ClientId: %v", err)
 		}
 		// The refused ClientIds were not consumed.
 		if _, err := submit(t, svc, alice, "CID-5", "To: bob@example.nhs.uk\r\nSubject: x\r\n\r\nx"); err != nil {
@@ -444,6 +454,11 @@ func relayFixture(t *testing.T, st *store.Store, o deliverytest.Options, cfg del
 	}
 	cfg.Hostname = "mx.test"
 	r := delivery.NewRelay(st, cfg, nil)
+	t.Cleanup(func() {
+		if n := r.PanicsRecovered.Load(); n != 0 {
+			t.Errorf("%d panics recovered in the relay", n)
+		}
+	})
 	return alice, relay, r, &delivery.Service{Store: st, Hostname: "mx.test", Relay: r}
 }
 

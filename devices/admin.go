@@ -41,10 +41,11 @@ func (s *Service) SetAccess(ctx context.Context, by Actor, devicePK int64, actio
 		return nil, fmt.Errorf("device is %s: release it first: %w", dev.State, store.ErrConflict)
 	}
 	now := s.now()
-	if err := s.store.UpdateDevice(ctx, dev.ID, map[string]any{"admin_override": string(action), "admin_override_by": "admin:" + by.Email, "admin_override_at": now}); err != nil {
+	// Decide names the decider "admin:<who>"; store just who.
+	if err := s.store.UpdateDevice(ctx, dev.ID, map[string]any{"admin_override": string(action), "admin_override_by": by.Email, "admin_override_at": now}); err != nil {
 		return nil, err
 	}
-	dev.AdminOverride, dev.AdminOverrideBy, dev.AdminOverrideAt = string(action), "admin:"+by.Email, &now
+	dev.AdminOverride, dev.AdminOverrideBy, dev.AdminOverrideAt = string(action), by.Email, &now
 	what := string(action)
 	if what == "" {
 		what = "clear"

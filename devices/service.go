@@ -261,10 +261,10 @@ func (s *Service) Admit(ctx context.Context, u *store.User, seen Seen) (*store.D
 		return nil, Access{}, err
 	}
 	// Record the visit without a write per Ping: last_seen moves at most
-	// once a minute, last_sync on every Sync.
-	synced := seen.Command == "Sync"
-	if synced || dev.LastSeen == nil || s.now().Sub(*dev.LastSeen) > time.Minute {
-		if err := s.store.TouchDevice(ctx, dev.ID, seen.Command, synced); err != nil {
+	// once a minute. last_sync is the handler's to record, after a Sync
+	// that served data (SyncCompleted).
+	if dev.LastSeen == nil || s.now().Sub(*dev.LastSeen) > time.Minute {
+		if err := s.store.TouchDevice(ctx, dev.ID, seen.Command, false); err != nil {
 			s.log.Warn("touch device", "err", err)
 		}
 	}
@@ -293,13 +293,21 @@ func (s *Service) noteChanges(ctx context.Context, u *store.User, dev *store.Dev
 		if dev.AdminOverride == string(policies.ActionAllow) {
 			// The admin approved another device; this one must be approved anew.
 			fields["admin_override"], dev.AdminOverride = string(policies.ActionQuarantine), string(policies.ActionQuarantine)
-			fields["admin_override_by"], dev.AdminOverrideBy = "airlock: DeviceType changed", "airlock: DeviceType changed"
+			fields["admin_override_by"], dev.AdminOverrideBy = "airlock (DeviceType changed)", "airlock (DeviceType changed)"
 		}
 	}
 	if len(fields) == 0 {
 		return nil
 	}
 	return s.store.UpdateDevice(ctx, dev.ID, fields)
+}
+
+// SyncCompleted records that an allowed device finished a Sync, for the
+// dashboard's "last sync".
+func (s *Service) SyncCompleted(ctx context.Context, dev *store.Device) {
+	if err := s.store.TouchDevice(ctx, dev.ID, "Sync", true); err != nil {
+		s.log.Warn("touch device", "err", err)
+	}
 }
 
 // Facts returns what the decision knows of a device.

@@ -58,7 +58,7 @@ func WriteITIP(w io.Writer, method string, e *Event, replyFrom string) error {
 		return fmt.Errorf("iTIP method %q", method)
 	}
 	c := eventComponent(&ev, loc, now)
-	c.Props.SetText(ical.PropSequence, fmt.Sprint(ev.Sequence))
+	setSequence(c.Props, ev.Sequence)
 	c.Props.SetDateTime(ical.PropDateTimeStamp, now)
 	atts := c.Props.Values(ical.PropAttendee)
 	c.Props.Del(ical.PropAttendee)
@@ -79,7 +79,7 @@ func WriteITIP(w io.Writer, method string, e *Event, replyFrom string) error {
 				continue
 			}
 			xc := exceptionComponent(e, x, loc, now)
-			xc.Props.SetText(ical.PropSequence, fmt.Sprint(ev.Sequence))
+			setSequence(xc.Props, ev.Sequence)
 			if org := c.Props.Get(ical.PropOrganizer); org != nil {
 				xc.Props.Set(org)
 			}
@@ -87,6 +87,14 @@ func WriteITIP(w io.Writer, method string, e *Event, replyFrom string) error {
 		}
 	}
 	return ical.NewEncoder(w).Encode(cal)
+}
+
+// setSequence writes SEQUENCE as the INTEGER it is (SetText would add
+// VALUE=TEXT).
+func setSequence(props ical.Props, n int) {
+	p := ical.NewProp(ical.PropSequence)
+	p.Value = fmt.Sprint(n)
+	props.Set(p)
 }
 
 var methodRe = regexp.MustCompile(`(?mi)^METHOD:\s*([A-Za-z-]+)\s*$`)
@@ -116,7 +124,7 @@ func ParseITIP(data []byte) (method string, e *Event, err error) {
 	return method, &ev, nil
 }
 
-var sequenceRe = regexp.MustCompile(`(?mi)^SEQUENCE:\s*(\d+)\s*$`)
+var sequenceRe = regexp.MustCompile(`(?mi)^SEQUENCE(?:;[^:\r\n]*)?:\s*(\d+)\s*$`)
 
 // SignificantChange reports whether an organizer's change of a meeting is
 // one the attendees must hear about (a new SEQUENCE, RFC 5546 2.1.4): its

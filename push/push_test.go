@@ -227,4 +227,7 @@ func TestPostgresListenerSurvivesRestart(t *testing.T) {
 	if got := expectOne(t, ch); got != inbox.ID {
 		t.Fatalf("got %d, want the Inbox after the restart", got)
 	}
+	if n := l.PanicsRecovered.Load(); n != 0 {
+		t.Fatalf("%d panics recovered in the listener", n)
+	}
 }

@@ -607,3 +607,84 @@ func CalendarPart(raw []byte) []byte {
 	})
 	return found
 }
+
+// Incoming applies a meeting message from outside (iMIP over SMTP) to a
+// local recipient's calendar, after delivery stored it in their Inbox. It
+// is for delivery to call; meeting traffic between colleagues on this
+// server is applied directly (Organized, Respond) and is ignored here.
+//
+//   - REQUEST from a remote organizer: the meeting enters the recipient's
+//     calendar tentatively (an update keeps their answer if the times did
+//     not change).
+//   - CANCEL from a remote organizer: the meeting leaves it.
+//   - REPLY from a remote attendee to a meeting the recipient organises:
+//     the attendee's answer is recorded in the organizer's copy.
+//
+// The message must come from the person it speaks for: the ORGANIZER of a
+// REQUEST or CANCEL, the one ATTENDEE of a REPLY, must be the envelope
+// sender or the From address; and a CANCEL only removes a meeting with
+// that organizer. Anything else is ignored (nil error).
+func (s *Service) Incoming(ctx context.Context, rcpt *store.User, envelopeFrom string, raw []byte) error {
+	ics := CalendarPart(raw)
+	if ics == nil {
+		return nil
+	}
+	method, e, err := pim.ParseITIP(ics)
+	if err != nil || e == nil {
+		return nil
+	}
+	senders := map[string]bool{attendeeKey(strings.Trim(envelopeFrom, "<>")): true}
+	if m, err := mail.CreateReader(bytes.NewReader(raw)); err == nil {
+		if from, err := m.Header.AddressList("From"); err == nil {
+			for _, a := range from {
+				senders[attendeeKey(a.Address)] = true
+			}
+		}
+	}
+	local := func(addr string) bool {
+		_, err := s.Store.DirectoryEntry(ctx, addr)
+		return err == nil
+	}
+	switch method {
+	case pim.MethodRequest, pim.MethodCancel:
+		org := attendeeKey(e.Organizer.Email)
+		if org == "" || !senders[org] || local(org) {
+			return nil
+		}
+		if method == pim.MethodCancel {
+			cur, err := s.Store.ItemByUID(ctx, rcpt.ID, store.ClassCalendar, e.UID)
+			if err != nil {
+				return nil
+			}
+			var old pim.Event
+			if old.FromItem(cur) != nil || attendeeKey(old.Organizer.Email) != org {
+				return nil
+			}
+			return s.Store.DeleteItem(ctx, rcpt.ID, cur.ID)
+		}
+		return s.applyToAttendee(ctx, rcpt, pim.MethodRequest, e)
+	case pim.MethodReply:
+		if len(e.Attendees) != 1 {
+			return nil
+		}
+		who := attendeeKey(e.Attendees[0].Email)
+		if !senders[who] || local(who) {
+			return nil
+		}
+		it, err := s.Store.ItemByUID(ctx, rcpt.ID, store.ClassCalendar, e.UID)
+		if err != nil {
+			return nil
+		}
+		var org pim.Event
+		if org.FromItem(it) != nil || !IsOrganized(&org) || !setStatus(org.Attendees, who, e.Attendees[0].Status) {
+			return nil
+		}
+		next, err := org.ToItem(rcpt.ID, it.FolderID)
+		if err != nil {
+			return err
+		}
+		next.ID = it.ID
+		return s.Store.ReplaceItem(ctx, next)
+	}
+	return nil
+}

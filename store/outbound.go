@@ -61,34 +61,38 @@ type Submission struct {
 // Submit stores a submission in one transaction: the ClientId, every local
 // copy and the queue entry, or nothing at all.
 func (s *Store) Submit(ctx context.Context, sub Submission) error {
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		if sub.ClientID != "" {
-			res := tx.Exec("INSERT INTO sent_client_ids (user_id, client_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-				sub.UserID, sub.ClientID, s.now())
-			if res.Error != nil {
-				return wrap(res.Error, "record client id")
-			}
-			if res.RowsAffected == 0 {
-				return fmt.Errorf("submit %q: %w", sub.ClientID, ErrClientIDUsed)
-			}
+	return s.tx(ctx, func(tx *gorm.DB) error { return s.submitIn(tx, sub) })
+}
+
+// submitIn is Submit inside tx; SubmitGoverned (quota.go, issue 9) adds its
+// checks to the same transaction.
+func (s *Store) submitIn(tx *gorm.DB, sub Submission) error {
+	if sub.ClientID != "" {
+		res := tx.Exec("INSERT INTO sent_client_ids (user_id, client_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+			sub.UserID, sub.ClientID, s.now())
+		if res.Error != nil {
+			return wrap(res.Error, "record client id")
 		}
-		if len(sub.Items) > 0 {
-			blobID, err := newBlob(tx, sub.Raw)
-			if err != nil {
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("submit %q: %w", sub.ClientID, ErrClientIDUsed)
+		}
+	}
+	if len(sub.Items) > 0 {
+		blobID, err := newBlob(tx, sub.Raw)
+		if err != nil {
+			return err
+		}
+		for _, it := range sub.Items {
+			it.Size = int64(len(sub.Raw))
+			if err := addItem(tx, it, nil, blobID); err != nil {
 				return err
 			}
-			for _, it := range sub.Items {
-				it.Size = int64(len(sub.Raw))
-				if err := addItem(tx, it, nil, blobID); err != nil {
-					return err
-				}
-			}
 		}
-		if sub.Outbound != nil {
-			return enqueue(tx, sub.Outbound, s.now())
-		}
-		return nil
-	})
+	}
+	if sub.Outbound != nil {
+		return enqueue(tx, sub.Outbound, s.now())
+	}
+	return nil
 }
 
 // Enqueue puts a message in the relay queue, due now.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -81,11 +81,23 @@ type policyData struct {
 	Errors []string
 }
 
-var camelRE = regexp.MustCompile(`([a-z0-9])([A-Z])`)
-
+// labelOf turns a Go field name into words: "AllowHTMLEmail" → "Allow HTML
+// Email", "RequireSignedSMIMEMessages" → "Require Signed S/MIME Messages".
 func labelOf(name string) string {
-	s := camelRE.ReplaceAllString(name, "$1 $2")
-	for _, w := range [][2]string{{"H T M L", "HTML"}, {"S M I M E", "S/MIME"}, {"P O P I M A P", "POP/IMAP"}, {"Ir D A", "IrDA"}, {"Wi Fi", "Wi-Fi"}, {"In R O M", "in ROM"}} {
+	rs := []rune(name)
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 && unicode.IsUpper(r) {
+			prev := rs[i-1]
+			nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+			if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower) {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteRune(r)
+	}
+	s := b.String()
+	for _, w := range [][2]string{{"SMIME", "S/MIME"}, {"POPIMAP", "POP/IMAP"}, {"Ir DA", "IrDA"}, {"Wi Fi", "Wi-Fi"}, {"In ROM", "in ROM"}} {
 		s = strings.ReplaceAll(s, w[0], w[1])
 	}
 	return s

@@ -92,6 +92,10 @@ func (s *Server) previewRule(ctx context.Context, r policies.Rule) (*Preview, er
 				row.Decides = after.DecidedBy == "rule:"+strconv.FormatInt(r.ID, 10)
 				row.Changes = stateOfDecision(before) != row.With
 				row.Reason = after.Reason
+				if row.Decides {
+					// The id is a stand-in until the rule is saved.
+					row.Reason = strings.Replace(row.Reason, "rule "+strconv.FormatInt(r.ID, 10), "the new rule", 1)
+				}
 			} else {
 				row.Reason = "Wipe states are not changed by rules."
 			}

@@ -91,9 +91,10 @@ func (l *intList) Set(s string) error {
 
 // loadFlags are the flags of run and fault-run.
 type loadFlags struct {
-	cfg      Config
-	mix      string
-	jsonPath string
+	cfg       Config
+	mix       string
+	jsonPath  string
+	tracePath string
 }
 
 func (lf *loadFlags) register(fs *flag.FlagSet) {
@@ -116,6 +117,7 @@ func (lf *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Domain, "domain", "sim.airlock.test", "mail domain of the simulated users")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: from the clock)")
 	fs.StringVar(&lf.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.StringVar(&lf.tracePath, "trace", "", "write every request and response (as XML) to this file")
 }
 
 func (lf *loadFlags) finish() error {
@@ -124,6 +126,13 @@ func (lf *loadFlags) finish() error {
 		return err
 	}
 	lf.cfg.Mix = m
+	if lf.tracePath != "" {
+		f, err := os.Create(lf.tracePath)
+		if err != nil {
+			return err
+		}
+		lf.cfg.Trace = f // closed at exit
+	}
 	return nil
 }
 

@@ -298,9 +298,21 @@ func (d *Device) syncOnce(ctx context.Context, ts []int, cmds []clientCmd) (map[
 			}
 		}
 	}
-	rep, err := d.Conn.Do(ctx, "Sync", doc)
-	if err != nil {
-		return nil, err
+	// MS-ASCMD 2.2.3.177.17: a request-level Status 5 (server error) or
+	// 16 (retry) asks for the same request again; what the server
+	// committed before the failure is replayed.
+	var rep *Reply
+	for attempt := 0; ; attempt++ {
+		var err error
+		if rep, err = d.Conn.Do(ctx, "Sync", doc); err != nil {
+			return nil, err
+		}
+		st := text(rep.Root(), "AirSync:Status")
+		if (st != "5" && st != "16") || attempt >= 60 {
+			break
+		}
+		d.Stats.Error("Sync", "Status "+st+" (request), resent")
+		sleep(ctx, time.Second)
 	}
 	if rep.Dropped != nil {
 		d.compareReplay(rep.Dropped, rep)
@@ -317,15 +329,8 @@ func (d *Device) syncOnce(ctx context.Context, ts []int, cmds []clientCmd) (map[
 	if st := text(rep.Root(), "AirSync:Status"); st != "" && st != "1" {
 		// A request-level failure (Status 4, 13, ...).
 		d.Stats.Error("Sync", "Status "+st+" (request)")
-		switch st {
-		case "12":
+		if st == "12" {
 			return again, d.FolderSync(ctx)
-		case "5", "16":
-			sleep(ctx, time.Second)
-			for _, c := range colls {
-				again[c.Type] = true
-			}
-			return again, nil
 		}
 		return nil, fmt.Errorf("Sync: request status %s", st)
 	}

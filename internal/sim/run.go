@@ -115,6 +115,8 @@ type Config struct {
 	Events []Event `json:"-"`
 	// Out receives progress lines.
 	Out io.Writer `json:"-"`
+	// Trace, when set, receives every request and response.
+	Trace io.Writer `json:"-"`
 }
 
 // Event is something done to the system at a set time of the run.
@@ -312,6 +314,7 @@ type Runner struct {
 	acts    map[*Device]chan Action
 	client  *http.Client
 	start   time.Time
+	tracer  *Tracer
 
 	phaseMu sync.Mutex
 	phase   *phase
@@ -358,7 +361,11 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, run: NewRunID(), stats: NewStats(), rec: &Recorder{}, ledger: NewLedger(), client: NewHTTPClient(cfg.Devices + cfg.Users)}, nil
+	r := &Runner{cfg: cfg, run: NewRunID(), stats: NewStats(), rec: &Recorder{}, ledger: NewLedger(), client: NewHTTPClient(cfg.Devices + cfg.Users)}
+	if cfg.Trace != nil {
+		r.tracer = NewTracer(cfg.Trace)
+	}
+	return r, nil
 }
 
 func (r *Runner) logf(format string, args ...any) {
@@ -595,6 +602,7 @@ func (r *Runner) newDevice(name string, u *User, i int) *Device {
 	id.User, id.Password = u.Email, u.Password
 	id.DeviceID = strings.ToUpper(r.cfg.Prefix) + r.run[1:] + name
 	conn := NewConn(r.cfg.Servers, i, r.client, id, r.stats, r.cfg.Faults, r.cfg.Seed+uint64(i)*7919)
+	conn.Trace = r.tracer
 	d := NewDevice(name, u, conn, r.stats, r.rec, r.cfg.Seed+uint64(i)*104729)
 	d.Window, d.Heartbeat, d.Users, d.Ledger, d.Run = r.cfg.Window, r.cfg.Heartbeat, r.users, r.ledger, r.run
 	r.acts[d] = make(chan Action, 2)

@@ -61,6 +61,9 @@ type Conn struct {
 	// OnUnauthorized is called when the server answers 401 to the
 	// device's (correct) credentials.
 	OnUnauthorized func(cmd string)
+	// Trace, when set, receives every request and response as one line
+	// of XML each (for investigating a failed check).
+	Trace *Tracer
 
 	mu        sync.Mutex
 	home      int
@@ -352,10 +355,12 @@ func (c *Conn) once(ctx context.Context, srv int, cmd string, body []byte, cut b
 	start := time.Now()
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
+		c.Trace.log(c.ID.DeviceID, base, cmd, body, nil, err)
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if cut {
+		c.Trace.log(c.ID.DeviceID, base, cmd, body, nil, errCut)
 		// Read part of the body, then hang up: the device never sees the
 		// whole response. Closing an unread body closes the connection.
 		n := resp.ContentLength / 2
@@ -367,6 +372,7 @@ func (c *Conn) once(ctx context.Context, srv int, cmd string, body []byte, cut b
 	}
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
+		c.Trace.log(c.ID.DeviceID, base, cmd, body, nil, err)
 		return nil, err
 	}
 	c.Stats.Request(cmd, time.Since(start))
@@ -377,7 +383,50 @@ func (c *Conn) once(ctx context.Context, srv int, cmd string, body []byte, cut b
 			return nil, fmt.Errorf("%s: decode response: %w", cmd, err)
 		}
 	}
+	c.Trace.log(c.ID.DeviceID, base, cmd, body, rep, nil)
 	return rep, nil
+}
+
+// Tracer writes a line per request: time, device, server, command, the
+// request and the response as XML.
+type Tracer struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+}
+
+// NewTracer traces to w.
+func NewTracer(w io.Writer) *Tracer { return &Tracer{w: w, start: time.Now()} }
+
+func (t *Tracer) log(dev, srv, cmd string, body []byte, rep *Reply, err error) {
+	if t == nil {
+		return
+	}
+	req := "(no body)"
+	if len(body) > 0 {
+		if doc, err := wbxml.Unmarshal(body); err == nil {
+			req = oneLine(doc)
+		}
+	}
+	res := ""
+	switch {
+	case err != nil:
+		res = "error: " + err.Error()
+	case rep.Doc != nil:
+		res = fmt.Sprintf("HTTP %d %s", rep.HTTP, oneLine(rep.Doc))
+	default:
+		res = fmt.Sprintf("HTTP %d (%d bytes)", rep.HTTP, len(rep.Body))
+	}
+	t.mu.Lock()
+	fmt.Fprintf(t.w, "%9.3f %s %s %s\n    > %s\n    < %s\n", time.Since(t.start).Seconds(), dev, srv, cmd, req, res)
+	t.mu.Unlock()
+}
+
+func oneLine(doc *etree.Document) string {
+	d := doc.Copy()
+	d.Unindent()
+	s, _ := d.WriteToString()
+	return s
 }
 
 // Options sends OPTIONS (MS-ASHTTP 2.2.3) and returns the protocol versions

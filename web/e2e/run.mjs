@@ -113,6 +113,11 @@ try {
   await page.locator('#preview').scrollIntoViewIfNeeded();
   await shot(page, 'rules-preview');
 
+  // The policy editor: every setting, grouped.
+  await page.goto(`${base}/admin/policy`);
+  expect(await page.isChecked('input[name=RequireDeviceEncryption]'), 'the policy requires encryption');
+  await shot(page, 'policy');
+
   await page.click('button:has-text("Sign out")');
   await page.waitForURL(`${base}/login`);
 
