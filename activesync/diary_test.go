@@ -808,3 +808,38 @@ func TestMeetingBetweenColleagues(t *testing.T) {
 		}
 	})
 }
+
+// TestAllDayEventAcrossDevices: an all-day event written by a 14.1 phone
+// in London time (midnight BST is 23:00 UTC the day before) is stored as a
+// date and reads back on a 16.1 phone as the same midnight, with the same
+// zone.
+func TestAllDayEventAcrossDevices(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		srv := eastest.StartServer(t, st)
+		ada := dyNewUser(t, srv, "ada@example.nhs.uk", "Ada Lovelace")
+		old := dyDevice(t, srv, dyIPhone141, ada.email)
+		neu := dyDevice(t, srv, dyIPhone161, ada.email)
+		coll := dyFolder(t, st, ada.u, store.FolderCalendar)
+		ro, rn := dyNewReplica(coll), dyNewReplica(coll)
+		ro.sync(t, old, "")
+		rn.sync(t, neu, "")
+		ro.sync(t, old, `<AirSync:Add><AirSync:ClientId>d1</AirSync:ClientId><AirSync:ApplicationData>
+			<Calendar:Timezone>`+dyLondonBlob+`</Calendar:Timezone><Calendar:AllDayEvent>1</Calendar:AllDayEvent>
+			<Calendar:StartTime>20260609T230000Z</Calendar:StartTime><Calendar:EndTime>20260611T230000Z</Calendar:EndTime>
+			<Calendar:Subject>Study leave</Calendar:Subject><Calendar:BusyStatus>3</Calendar:BusyStatus></AirSync:ApplicationData></AirSync:Add>`)
+		id := ro.serverID["d1"]
+		it, err := st.ItemByID(scCtx, ada.u.ID, mustID(t, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := dyEvent(t, it)
+		if !e.AllDay || !e.Start.Equal(time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC)) || !e.End.Equal(time.Date(2026, 6, 12, 0, 0, 0, 0, time.UTC)) {
+			t.Fatalf("stored %+v", e)
+		}
+		rn.sync(t, neu, "")
+		app := rn.items[id]
+		if field(app, "AllDayEvent") != "1" || field(app, "StartTime") != "20260609T230000Z" || field(app, "EndTime") != "20260611T230000Z" || field(app, "Timezone") != dyLondonBlob {
+			t.Fatalf("16.1 phone sees start %s end %s", field(app, "StartTime"), field(app, "EndTime"))
+		}
+	})
+}

@@ -220,6 +220,10 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	u, err := s.l.svc.Store.UserByAddress(ctx, to)
 	switch {
 	case err == nil:
+		if se := s.l.svc.rcptQuota(ctx, u, to); se != nil { // issue 9: a full mailbox (rules.go)
+			s.l.Rejected.Add(1)
+			return se
+		}
 		s.addrs = append(s.addrs, to)
 		if !slices.ContainsFunc(s.locals, func(x *store.User) bool { return x.ID == u.ID }) {
 			s.locals = append(s.locals, u)
@@ -227,7 +231,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound) && s.user != nil:
 		// Submission by an authenticated user: any address.
-		if !s.l.svc.RemoteAllowed() {
+		if !s.l.svc.RemoteAllowed() && !s.l.svc.isSMS(to) { // issue 9: SMS needs no relay
 			s.l.Rejected.Add(1)
 			return errNoRelayFor
 		}
@@ -280,6 +284,10 @@ func (s *session) Data(r io.Reader) (err error) {
 			in.For = s.addrs[0]
 		}
 		err = s.l.svc.DeliverInbound(ctx, in)
+	}
+	if se := quotaReply(err); se != nil { // issue 9: 552 5.2.2 mailbox full (rules.go)
+		s.l.Rejected.Add(1)
+		return se
 	}
 	switch {
 	case err == nil:

@@ -54,6 +54,8 @@ type Service struct {
 	MaxMessageSize int64
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Rules are the health-service rules (issue 9, rules.go); nil: none.
+	Rules Rules
 }
 
 func (s *Service) now() time.Time {
@@ -112,6 +114,10 @@ type Result struct {
 	MessageID string
 	Local     []string // addresses delivered here
 	Remote    []string // addresses queued for the relay
+	// issue 9 (rules.go):
+	SMS     []string // SMS addresses queued for the SMS gateway
+	Held    []string // remote addresses held (sensitive mail, secure domains)
+	Refused []string // local addresses whose mailbox was full (the sender gets a report)
 }
 
 // Submit stores a message the user sends: From forced to the user, Bcc
@@ -155,10 +161,14 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 	}
 	own := append([]string{sub.User.Email}, aliases...)
 	from, _ := mh.AddressList("From")
-	if len(from) != 1 || !slices.Contains(own, store.NormalizeEmail(from[0].Address)) {
+	onBehalf := s.onBehalfOf(ctx, sub.User, from) // issue 9: delegates (rules.go)
+	if onBehalf == nil && (len(from) != 1 || !slices.Contains(own, store.NormalizeEmail(from[0].Address))) {
 		mh.SetAddressList("From", []*mail.Address{{Name: sub.User.DisplayName, Address: sub.User.Email}})
 	}
 	mh.Del("Sender")
+	if onBehalf != nil { // issue 9: From the owner, Sender the delegate (RFC 5322 3.6.2)
+		mh.SetAddressList("Sender", []*mail.Address{{Name: sub.User.DisplayName, Address: sub.User.Email}})
+	}
 	now := s.now()
 	if !mh.Has("Date") {
 		mh.SetDate(now)
@@ -213,6 +223,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 		}
 		items = append(items, it)
 	}
+	s.splitSMS(res) // issue 9: SMS addresses are ours, not the relay's (rules.go)
 	if len(res.Remote) > 0 && !s.RemoteAllowed() {
 		return nil, fmt.Errorf("%s: %w", strings.Join(res.Remote, ", "), ErrNoRelay)
 	}
@@ -229,7 +240,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 		uid := sub.User.ID
 		ss.Outbound = &store.OutboundMail{UserID: &uid, MailFrom: sub.User.Email, RcptTo: strings.Join(res.Remote, "\n"), Data: raw}
 	}
-	if err := s.Store.Submit(ctx, ss); err != nil {
+	if err := s.storeSubmission(ctx, sub, raw, parsed, res, ss); err != nil { // issue 9: rules.go
 		if errors.Is(err, store.ErrClientIDUsed) {
 			return nil, fmt.Errorf("client id %q: %w", sub.ClientID, ErrAlreadySent)
 		}
@@ -284,7 +295,7 @@ func (s *Service) DeliverInbound(ctx context.Context, in Inbound) error {
 		}
 		d.Items = append(d.Items, it)
 	}
-	if err := s.Store.Deliver(ctx, d); err != nil {
+	if err := s.storeInbound(ctx, in, &d); err != nil { // issue 9: rules.go
 		return err
 	}
 	s.log().Info("mail delivered", "protocol", in.Protocol, "recipients", len(d.Items), "bytes", len(raw))

@@ -2,6 +2,7 @@ package push_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,6 +94,34 @@ func newUser(t *testing.T, st *store.Store, email string) (*store.User, *store.F
 	return u, f
 }
 
+// settle waits until every change committed so far on st has reached b
+// (NOTIFY arrives in commit order: once a change committed now is heard,
+// all earlier ones were published), then empties ch.
+func settle(t *testing.T, st *store.Store, b *push.Broker, ch <-chan int64) {
+	t.Helper()
+	u := &store.User{Email: fmt.Sprintf("barrier%d@example.nhs.uk", time.Now().UnixNano())}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	bc, cancel := b.Subscribe(u.ID, nil)
+	defer cancel()
+	if _, err := st.CreateFolder(ctx, u.ID, 0, "Barrier", store.FolderUserMail); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if v := expectOne(t, bc); v == 0 {
+			break
+		}
+	}
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
 func mail(u *store.User, f *store.Folder) *store.Item {
 	return &store.Item{UserID: u.ID, FolderID: f.ID, Subject: "hello", MessageClass: "IPM.Note"}
 }
@@ -108,6 +137,7 @@ func checkCommitOnly(t *testing.T, writer *store.Store, b *push.Broker) {
 	}
 	ch, cancel := b.Subscribe(u.ID, []int64{inbox.ID})
 	defer cancel()
+	settle(t, writer, b, ch) // the user's creation was a hierarchy change
 
 	bad := store.Delivery{Raw: []byte("Subject: x\r\n\r\nx"), Items: []*store.Item{mail(u, inbox), {UserID: u.ID, FolderID: 1 << 40}}}
 	if err := writer.Deliver(ctx, bad); err == nil {
@@ -191,6 +221,7 @@ func TestPostgresListenerSurvivesRestart(t *testing.T) {
 	u, inbox := newUser(t, st, "theatre@example.nhs.uk")
 	ch, unsub := b.Subscribe(u.ID, []int64{inbox.ID})
 	defer unsub()
+	settle(t, st, b, ch)
 
 	// The test server runs with synchronous_commit=off and an immediate
 	// stop is a crash: flush what we wrote so the restart keeps it.

@@ -149,7 +149,7 @@ func TestComposeAndParseITIP(t *testing.T) {
 	start := time.Date(2026, 3, 26, 9, 0, 0, 0, london)
 	ev := &pim.Event{UID: "series@test", Summary: "Ward round", Start: start, End: start.Add(time.Hour), TimeZone: "Europe/London",
 		RRule: "FREQ=WEEKLY;COUNT=4;BYDAY=TH", Sequence: 3, Organizer: pim.Person{Email: "ada@example.nhs.uk", Name: "Ada"},
-		Attendees: []pim.Attendee{{Email: "bob@example.nhs.uk", Type: 1}},
+		Attendees:  []pim.Attendee{{Email: "bob@example.nhs.uk", Type: 1}},
 		Exceptions: []pim.Exception{{RecurrenceID: start.AddDate(0, 0, 7).UTC(), Start: start.AddDate(0, 0, 7).Add(time.Hour).UTC(), End: start.AddDate(0, 0, 7).Add(2 * time.Hour).UTC(), Summary: "Moved"}}}
 	raw, err := scheduling.Compose("Ada", "ada@example.nhs.uk", []string{"bob@example.nhs.uk"}, pim.MethodRequest, ev, "")
 	if err != nil {

@@ -108,6 +108,9 @@ type BreakGlassApproval struct {
 	ApprovedAt     time.Time
 }
 
+// TableName maps BreakGlassApproval to its table.
+func (BreakGlassApproval) TableName() string { return "breakglass_approvals" }
+
 // CreateBreakGlass stores a new pending request; b.ID is set on return.
 func (s *Store) CreateBreakGlass(ctx context.Context, b *BreakGlass) error {
 	b.ID = 0

@@ -120,6 +120,8 @@ type Governed struct {
 	Held *HeldMail
 	// SMS are queued for the SMS gateway.
 	SMS []SMSMessage
+	// Outbound are queued for the relay (reports to remote senders).
+	Outbound []*OutboundMail
 }
 
 func (s *Store) governIn(tx *gorm.DB, g Governed) error {
@@ -138,6 +140,11 @@ func (s *Store) governIn(tx *gorm.DB, g Governed) error {
 		}
 		if err := tx.Create(g.Held).Error; err != nil {
 			return wrap(err, "hold mail")
+		}
+	}
+	for _, m := range g.Outbound {
+		if err := enqueue(tx, m, s.now()); err != nil {
+			return err
 		}
 	}
 	for i := range g.SMS {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -11,13 +12,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"airlock/activesync/wbxml"
+	"airlock/internal/password"
 	"airlock/store"
 )
 
@@ -29,6 +33,11 @@ type Bench struct {
 	Rec     *Recorder
 	Out     io.Writer
 	run     string
+	// CheapHash stores the users' passwords with CheapHash instead of the
+	// default argon2id cost.
+	CheapHash bool
+	// EnrolParallel is how many devices enrol at once (default 32).
+	EnrolParallel int
 }
 
 // StartBench starts PostgreSQL and nodes Airlock nodes for a measurement,
@@ -76,7 +85,11 @@ func (b *Bench) users(ctx context.Context, n int) ([]*User, error) {
 		if lo >= hi {
 			return nil
 		}
-		return EnsureUsers(ctx, b.Store, us[lo:hi])
+		p := password.Default
+		if b.CheapHash {
+			p = CheapHash
+		}
+		return EnsureUsersWith(ctx, b.Store, us[lo:hi], p)
 	})
 	return us, err
 }
@@ -94,16 +107,20 @@ func (b *Bench) device(name string, u *User, servers []string, client *httpClien
 
 // IdleResult is the idle-Ping memory figure.
 type IdleResult struct {
-	Devices, Users       int
-	Held, Early, Failed  int
-	Setup, Hold          time.Duration
-	BaselineRSS, HeldRSS int64
-	PeakRSS              int64
-	ServerFDs, Threads   int
-	SimRSS               int64
+	Devices, Users, Nodes int
+	Held, Early, Failed   int
+	Setup, Hold           time.Duration
+	// Per node, summed over nodes: RSS after enrolment (no Ping held),
+	// with every Ping held, and the peak while enrolling (argon2id
+	// verifications of the devices' first requests).
+	FreshRSS, BaselineRSS, HeldRSS int64
+	PeakRSS                        int64 // while the Pings were held
+	EnrolPeakRSS                   int64 // highest of any node while devices enrolled
+	ServerFDs, Threads             int
+	Holders                        int // client processes holding the connections
 }
 
-// PerPing returns the server's memory per held Ping.
+// PerPing returns the servers' memory per held Ping.
 func (r *IdleResult) PerPing() float64 {
 	if r.Held == 0 {
 		return 0
@@ -113,117 +130,283 @@ func (r *IdleResult) PerPing() float64 {
 
 // Print writes the figure.
 func (r *IdleResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "idle Pings: %d devices of %d users enrolled in %s; %d Pings held for %s (%d answered early, %d connections failed)\n",
-		r.Devices, r.Users, r.Setup.Round(time.Second), r.Held, r.Hold, r.Early, r.Failed)
-	fmt.Fprintf(w, "  server RSS: %s before the Pings, %s with them held (peak %s): %.1f KiB per held Ping\n",
-		mib(r.BaselineRSS), mib(r.HeldRSS), mib(r.PeakRSS), r.PerPing()/1024)
-	fmt.Fprintf(w, "  server: %d open files, %d threads; simulator RSS %s\n", r.ServerFDs, r.Threads, mib(r.SimRSS))
+	hash := "default argon2id cost"
+	if r.CheapHash {
+		hash = "cheap argon2id hash"
+	}
+	fmt.Fprintf(w, "idle Pings: %d devices of %d users (%s) on %d node(s), enrolled in %s; %d Pings held for %s by %d client process(es) (%d answered early, %d connections failed)\n",
+		r.Devices, r.Users, hash, r.Nodes, r.Setup.Round(time.Second), r.Held, r.Hold, r.Holders, r.Early, r.Failed)
+	fmt.Fprintf(w, "  server RSS (all nodes): %s freshly started, %s after enrolment, %s with the Pings held (peak %s)\n",
+		mib(r.FreshRSS), mib(r.BaselineRSS), mib(r.HeldRSS), mib(r.PeakRSS))
+	if r.Held > 0 {
+		fmt.Fprintf(w, "  %.1f KiB per held Ping over enrolled-and-idle; %.1f KiB per device over a fresh server\n",
+			r.PerPing()/1024, float64(r.HeldRSS-r.FreshRSS)/float64(r.Held)/1024)
+	}
+	fmt.Fprintf(w, "  highest node RSS while devices enrolled: %s; servers hold %d open files, %d threads\n", mib(r.EnrolPeakRSS), r.ServerFDs, r.Threads)
 }
 
-// BenchIdle enrols devices (Provision, FolderSync, Sync of the Inbox) on
-// one node, then holds a Ping open for each on its own connection and
-// measures the server's memory.
+// maxPerProcess keeps every process below this container's open-file hard
+// limit (20,000 here; RLIMIT_NOFILE cannot be raised without
+// CAP_SYS_RESOURCE).
+const maxPerProcess = 15000
+
+// Idle enrols devices (Provision, FolderSync, Sync of the Inbox) spread
+// over the nodes, then holds a Ping open for each on its own connection
+// and measures the servers' memory. The connections are held by child
+// processes (airlock-sim hold-pings), at most maxPerProcess each.
 func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration) (*IdleResult, error) {
-	res := &IdleResult{Devices: devices, Users: users, Hold: hold}
+	nodes := b.Cluster.Nodes
+	res := &IdleResult{Devices: devices, Users: users, Nodes: len(nodes), Hold: hold, CheapHash: b.CheapHash}
+	if devices > maxPerProcess*len(nodes) {
+		return nil, fmt.Errorf("%d Pings need at least %d nodes (at most %d open files a process here)", devices, (devices+maxPerProcess-1)/maxPerProcess, maxPerProcess)
+	}
+	for _, pid := range b.Cluster.PIDs() {
+		if s, err := ReadProc(pid); err == nil {
+			res.FreshRSS += s.RSS
+		}
+	}
 	start := time.Now()
 	us, err := b.users(ctx, users)
 	if err != nil {
 		return nil, err
 	}
-	node := b.Cluster.Nodes[0]
 	client := newHTTPClient(64)
 	devs := make([]*Device, devices)
 	var done atomic.Int64
+	b.Stats.Reset()
+	enrolWatch := WatchProcs(b.Cluster.PIDs)
 	fmt.Fprintf(b.Out, "enrolling %d devices\n", devices)
-	err = parallel(ctx, 32, devices, func(i int) error {
-		d := b.device(fmt.Sprintf("i%d", i+1), us[i%len(us)], []string{node.URL}, client, i, TypeInbox)
+	err = parallel(ctx, max(b.EnrolParallel, 1), devices, func(i int) error {
+		n := nodes[i%len(nodes)]
+		d := b.device(fmt.Sprintf("i%d", i+1), us[i%len(us)], []string{n.URL}, client, i, TypeInbox)
 		if err := d.Enrol(ctx); err != nil {
 			return fmt.Errorf("%s: %w", d.Name, err)
 		}
 		devs[i] = d
-		if n := done.Add(1); n%1000 == 0 {
-			fmt.Fprintf(b.Out, "  %d enrolled (%s)\n", n, time.Since(start).Round(time.Second))
+		if k := done.Add(1); k%1000 == 0 {
+			fmt.Fprintf(b.Out, "  %d enrolled (%s)\n", k, time.Since(start).Round(time.Second))
 		}
 		return nil
 	})
+	enrolWatch.Stop()
+	for _, p := range enrolWatch.Summary() {
+		res.EnrolPeakRSS = max(res.EnrolPeakRSS, p.Peak)
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Setup = time.Since(start)
+	b.Stats.Summary().Print(b.Out)
 	client.CloseIdleConnections()
-	sleep(ctx, 5*time.Second)
-	pid := node.PID()
-	base, err := ReadProc(pid)
-	if err != nil {
-		return nil, err
-	}
-	res.BaselineRSS = base.RSS
-
-	fmt.Fprintf(b.Out, "opening %d Pings\n", devices)
-	conns := make([]net.Conn, devices)
-	host := node.Addr
-	err = parallel(ctx, 64, devices, func(i int) error {
-		req, err := rawPing(devs[i], host, 3540)
+	sleep(ctx, 10*time.Second)
+	for _, pid := range b.Cluster.PIDs() {
+		s, err := ReadProc(pid)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		res.BaselineRSS += s.RSS
+	}
+
+	// The requests, dealt to holder processes.
+	var chunks [][]string
+	for i, d := range devs {
+		n := nodes[i%len(nodes)]
+		req, err := rawPing(d, n.Addr, 3540)
+		if err != nil {
+			return nil, err
 		}
 		// Spread over source addresses: one address has only ~28,000
 		// ephemeral ports towards one server port.
-		la := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/20000), byte(2+(i/250)%250))}
-		dl := net.Dialer{Timeout: 30 * time.Second, LocalAddr: la}
-		c, err := dl.DialContext(ctx, "tcp", host)
+		local := fmt.Sprintf("127.0.%d.%d", 1+(i/250)/250, 2+(i/250)%250)
+		if i%maxPerProcess == 0 {
+			chunks = append(chunks, nil)
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], fmt.Sprintf("PING %s %s %s", n.Addr, local, base64.StdEncoding.EncodeToString(req)))
+	}
+	fmt.Fprintf(b.Out, "opening %d Pings from %d holder process(es)\n", devices, len(chunks))
+	holders, err := startHolders(ctx, chunks)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, h := range holders {
+			h.stop()
+		}
+	}()
+	res.Holders = len(holders)
+	for _, h := range holders {
+		res.Failed += h.failed
+	}
+	w := WatchProcs(b.Cluster.PIDs)
+	sleep(ctx, hold)
+	w.Stop()
+	for _, pid := range b.Cluster.PIDs() {
+		s, err := ReadProc(pid)
 		if err != nil {
-			res.Failed++
+			return nil, err
+		}
+		res.HeldRSS += s.RSS
+		res.Threads += s.Threads
+		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
+			res.ServerFDs += len(ents)
+		}
+	}
+	for _, p := range w.Summary() {
+		res.PeakRSS += p.Peak
+	}
+	for _, h := range holders {
+		held, early, err := h.check()
+		if err != nil {
+			return nil, err
+		}
+		res.Held += held
+		res.Early += early
+	}
+	return res, nil
+}
+
+// holder is a child process holding connections (airlock-sim hold-pings).
+type holder struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	failed int
+}
+
+func startHolders(ctx context.Context, chunks [][]string) ([]*holder, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var hs []*holder
+	for _, lines := range chunks {
+		cmd := exec.CommandContext(ctx, exe, "hold-pings")
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return hs, err
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return hs, err
+		}
+		if err := cmd.Start(); err != nil {
+			return hs, err
+		}
+		h := &holder{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+		hs = append(hs, h)
+		w := bufio.NewWriter(in)
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintln(w, "GO")
+		if err := w.Flush(); err != nil {
+			return hs, err
+		}
+	}
+	for _, h := range hs {
+		var held int
+		if !h.out.Scan() {
+			return hs, errors.New("holder process ended early")
+		}
+		if _, err := fmt.Sscanf(h.out.Text(), "READY %d %d", &held, &h.failed); err != nil {
+			return hs, fmt.Errorf("holder: %q", h.out.Text())
+		}
+	}
+	return hs, nil
+}
+
+func (h *holder) check() (held, early int, err error) {
+	fmt.Fprintln(h.in, "CHECK")
+	if !h.out.Scan() {
+		return 0, 0, errors.New("holder process ended early")
+	}
+	_, err = fmt.Sscanf(h.out.Text(), "RESULT %d %d", &held, &early)
+	return held, early, err
+}
+
+func (h *holder) stop() {
+	h.in.Close()
+	h.cmd.Wait()
+}
+
+// HoldPings is the child side of Idle: it reads "PING addr localIP
+// base64(request)" lines up to "GO", opens a connection for each and
+// writes the request, answers "READY held failed", then on "CHECK" counts
+// the connections that got an answer ("RESULT held early"), and closes
+// everything when its input ends.
+func HoldPings(stdin io.Reader, stdout io.Writer) error {
+	if _, err := RaiseFileLimit(maxPerProcess + 1000); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	type job struct {
+		addr, local string
+		req         []byte
+	}
+	var jobs []job
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 1 && f[0] == "GO" {
+			break
+		}
+		if len(f) != 4 || f[0] != "PING" {
+			return fmt.Errorf("hold-pings: bad line %q", sc.Text())
+		}
+		if err := CheckLoopback(f[1]); err != nil {
+			return err
+		}
+		req, err := base64.StdEncoding.DecodeString(f[3])
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, job{f[1], f[2], req})
+	}
+	conns := make([]net.Conn, len(jobs))
+	var failed atomic.Int64
+	parallel(context.Background(), 64, len(jobs), func(i int) error {
+		j := jobs[i]
+		dl := net.Dialer{Timeout: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(j.local)}}
+		c, err := dl.Dial("tcp", j.addr)
+		if err != nil {
+			failed.Add(1)
 			return nil
 		}
-		if _, err := c.Write(req); err != nil {
+		if _, err := c.Write(j.req); err != nil {
 			c.Close()
-			res.Failed++
+			failed.Add(1)
 			return nil
 		}
 		conns[i] = c
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	w := WatchProcs(func() []int { return []int{pid} })
-	sleep(ctx, hold)
-	w.Stop()
-	s, err := ReadProc(pid)
-	if err != nil {
-		return nil, err
-	}
-	res.HeldRSS, res.Threads = s.RSS, s.Threads
-	for _, p := range w.Summary() {
-		res.PeakRSS = max(res.PeakRSS, p.Peak)
-	}
-	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
-		res.ServerFDs = len(ents)
-	}
-	if me, err := ReadProc(os.Getpid()); err == nil {
-		res.SimRSS = me.RSS
-	}
+	fmt.Fprintf(stdout, "READY %d %d\n", len(jobs)-int(failed.Load()), failed.Load())
 	buf := make([]byte, 64)
-	for _, c := range conns {
-		if c == nil {
+	for sc.Scan() {
+		if sc.Text() != "CHECK" {
 			continue
 		}
-		c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		if n, _ := c.Read(buf); n > 0 {
-			res.Early++
-		} else {
-			res.Held++
+		held, early := 0, 0
+		for _, c := range conns {
+			if c == nil {
+				continue
+			}
+			c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if n, _ := c.Read(buf); n > 0 {
+				early++
+			} else {
+				held++
+			}
+		}
+		fmt.Fprintf(stdout, "RESULT %d %d\n", held, early)
+	}
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // rawPing is a device's Ping as bytes on the wire (HTTP/1.1, WBXML body),

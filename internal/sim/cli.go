@@ -55,6 +55,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ok, err = cmdFaultRun(ctx, args[1:], stdout, stderr)
 	case "bench":
 		ok, err = cmdBench(ctx, args[1:], stdout, stderr)
+	case "hold-pings":
+		// Internal: a child process of "bench idle".
+		ok, err = true, HoldPings(os.Stdin, stdout)
 	default:
 		err = fmt.Errorf("unknown command %q (run, fault-run, bench)", args[0])
 	}
@@ -249,11 +252,16 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 	var run func(b *Bench) (any, error)
 	files := uint64(8192)
 	nodes := 1
+	cheap := false
+	enrolParallel := 32
 	switch what {
 	case "idle":
 		devices := fs.Int("devices", 10000, "devices holding a Ping")
 		users := fs.Int("users", 0, "users (default devices/10)")
 		hold := fs.Duration("hold", 30*time.Second, "how long the Pings are held while memory is sampled")
+		fs.IntVar(&nodes, "nodes", 1, "nodes the devices are spread over (at most 15,000 Pings each here)")
+		fs.IntVar(&enrolParallel, "enrol-parallel", 32, "devices enrolling at once")
+		fs.BoolVar(&cheap, "cheap-hash", true, "store the users' passwords with a cheap argon2id cost (enrolment would otherwise measure argon2id)")
 		run = func(b *Bench) (any, error) {
 			u := *users
 			if u == 0 {
@@ -268,7 +276,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 		if err := fs.Parse(args[1:]); err != nil {
 			return false, err
 		}
-		files = uint64(2**devices + 8192)
+		files = 19000
 	case "wake":
 		devices := fs.Int("devices", 50, "devices holding a Ping (one user each)")
 		samples := fs.Int("samples", 200, "messages per delivery path")
@@ -327,6 +335,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 	if err != nil {
 		return false, err
 	}
+	b.CheapHash, b.EnrolParallel = cheap, enrolParallel
 	defer b.Stop()
 	res, err := run(b)
 	if errors.Is(err, errFigureFailed) {

@@ -77,8 +77,14 @@ func TestConcurrentChangesOfOneItem(t *testing.T) {
 		read, flag := !fa.Read, map[int]int{0: 2, 2: 0, 1: 0}[fb.Flag]
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); a.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Change", ServerID: sid, Read: &read}}) }()
-		go func() { defer wg.Done(); b.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Change", ServerID: sid, Flag: &flag}}) }()
+		go func() {
+			defer wg.Done()
+			a.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Change", ServerID: sid, Read: &read}})
+		}()
+		go func() {
+			defer wg.Done()
+			b.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Change", ServerID: sid, Flag: &flag}})
+		}()
 		wg.Wait()
 		v := settleAndCompare(t, st, u, a, b)
 		divergent += v.Divergent + v.Lost
@@ -111,7 +117,10 @@ func TestChangeRacingAMoveLeavesNoGhost(t *testing.T) {
 		read := !fp.Read
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); a.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Delete", ServerID: sid}}) }()
+		go func() {
+			defer wg.Done()
+			a.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Delete", ServerID: sid}})
+		}()
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(round%4) * time.Millisecond)

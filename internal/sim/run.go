@@ -387,8 +387,19 @@ func UserName(prefix, domain string, i int) string {
 }
 
 // EnsureUsers creates the users that do not exist yet, all with one
-// password (hashed once).
+// password (hashed once, with the server's default argon2id cost).
 func EnsureUsers(ctx context.Context, st *store.Store, users []*User) error {
+	return EnsureUsersWith(ctx, st, users, password.Default)
+}
+
+// CheapHash is an argon2id cost for benchmarks that enrol thousands of
+// devices: each device's first request verifies the password once, and at
+// the default cost (19 MiB, about 20 ms) that verification would be all
+// such a benchmark measures.
+var CheapHash = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// EnsureUsersWith is EnsureUsers with the hash cost p.
+func EnsureUsersWith(ctx context.Context, st *store.Store, users []*User, p password.Params) error {
 	var hash string
 	for _, u := range users {
 		if _, err := st.UserByAddress(ctx, u.Email); err == nil {
@@ -397,7 +408,7 @@ func EnsureUsers(ctx context.Context, st *store.Store, users []*User) error {
 			return err
 		}
 		if hash == "" {
-			h, err := password.Hash(u.Password, password.Default)
+			h, err := password.Hash(u.Password, p)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"airlock/activesync"
 	"airlock/activesync/eastest"
 	"airlock/activesync/wbxml"
+	"airlock/delivery"
 	"airlock/store"
 	"airlock/store/storetest"
 )
@@ -64,17 +66,32 @@ func runSim(t *testing.T, cfg Config) *Report {
 	return rep
 }
 
-// The real server, with dropped and cut responses, passes every check.
+// smtpListener serves the real SMTP listener on st.
+func smtpListener(t *testing.T, st *store.Store) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := delivery.NewListeners(&delivery.Service{Store: st, Hostname: "airlock.test"}, delivery.ListenerConfig{}, nil)
+	go l.ServeSMTP(ln)
+	t.Cleanup(func() { l.Shutdown(context.Background()) })
+	return ln.Addr().String()
+}
+
+// The real server, with dropped and cut responses and mail arriving over
+// SMTP, passes every check.
 func TestRealServerPasses(t *testing.T) {
 	st := storetest.OpenSQLite(t)
 	cfg := smallConfig(serve(t, st, nil), st)
+	cfg.SMTP = []string{smtpListener(t, st)}
 	cfg.Faults = Faults{Drop: 0.15, Cut: 0.05}
 	rep := runSim(t, cfg)
 	if !rep.OK() {
 		t.Fatal("the checker failed the real server")
 	}
 	sum := rep.Summary
-	for _, want := range []string{"Sync", "Ping", "MoveItems", "SendMail"} {
+	for _, want := range []string{"Sync", "Ping", "MoveItems", "SendMail", "SMTP"} {
 		found := false
 		for _, c := range sum.Commands {
 			found = found || (c.Command == want && c.Requests > 0)
