@@ -282,3 +282,84 @@ func TestImportOnBothDatabases(t *testing.T) {
 		})
 	}
 }
+
+// The admin CLI drives the same decisions as the dashboard: a device that
+// connected is listed, shown with its evidence, blocked, allowed, wiped and
+// removed; the policy round-trips through JSON; rules are added and removed.
+func TestDeviceAndPolicyCommands(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			db := storetest.DSN(t, dialect)
+			if _, errOut, code := run(t, "s3cret-password\n", "user", "add", "--db", db, "--email", "ann@example.nhs.uk", "--name", "Ann Lee"); code != 0 {
+				t.Fatal(errOut)
+			}
+			base := startServer(t, "--plain-http", "--db", db)
+			dev := eastest.NewDevice(t, base, eastest.Unknown, "ann@example.nhs.uk", "s3cret-password")
+			dev.Provision(1).Expect(200, "Provision:Policies/Provision:Policy/Provision:Status", "1")
+
+			out, _, code := run(t, "", "device", "list", "--db", db, "--state", "quarantined")
+			if code != 0 || !strings.Contains(out, dev.DeviceID) {
+				t.Fatalf("device list: %q", out)
+			}
+			id := strings.Fields(strings.Split(out, "\n")[1])[0]
+			out, _, _ = run(t, "", "device", "show", "--db", db, id)
+			for _, want := range []string{"quarantined", "FancyPhone", "Decided by", "device.registered"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("device show lacks %q:\n%s", want, out)
+				}
+			}
+			for _, step := range []struct{ cmd, state string }{{"block", "blocked"}, {"allow", "allowed"}} {
+				out, errOut, code := run(t, "", "device", step.cmd, "--db", db, id)
+				if code != 0 || !strings.Contains(out, step.state) {
+					t.Fatalf("device %s: %q %q", step.cmd, out, errOut)
+				}
+			}
+			dev.Do("FolderSync", `<FolderHierarchy:FolderSync><FolderHierarchy:SyncKey>0</FolderHierarchy:SyncKey></FolderHierarchy:FolderSync>`).
+				Expect(200, "FolderHierarchy:Status", "1")
+			if out, errOut, code := run(t, "", "device", "wipe", "--db", db, id); code != 0 || !strings.Contains(out, "wipe (full) requested") {
+				t.Fatalf("device wipe: %q %q", out, errOut)
+			}
+			dev.Do("FolderSync", `<FolderHierarchy:FolderSync><FolderHierarchy:SyncKey>0</FolderHierarchy:SyncKey></FolderHierarchy:FolderSync>`).
+				Expect(200, "FolderHierarchy:Status", "140")
+			if _, errOut, code := run(t, "", "device", "wipe", "--db", db, "--account-only", id); code == 0 || !strings.Contains(errOut, "16.1") {
+				t.Fatalf("account-only wipe of a 14.1 device: %d %q", code, errOut)
+			}
+			if _, _, code := run(t, "", "device", "remove", "--db", db, id); code != 0 {
+				t.Fatal("device remove failed")
+			}
+			if _, errOut, code := run(t, "", "device", "show", "--db", db, id); code == 0 || !strings.Contains(errOut, "no device") {
+				t.Fatalf("removed device shown: %q", errOut)
+			}
+
+			policy, _, code := run(t, "", "policy", "show", "--db", db)
+			if code != 0 || !strings.Contains(policy, `"requireDeviceEncryption": true`) {
+				t.Fatalf("policy show: %q", policy)
+			}
+			changed := strings.Replace(policy, `"allowCamera": true`, `"allowCamera": false`, 1)
+			if out, errOut, code := run(t, changed, "policy", "set", "--db", db); code != 0 || !strings.Contains(out, "version 2") {
+				t.Fatalf("policy set: %q %q", out, errOut)
+			}
+			if _, errOut, code := run(t, `{"minDevicePasswordLength": -3}`, "policy", "set", "--db", db); code == 0 || errOut == "" {
+				t.Fatal("an invalid policy was accepted")
+			}
+			if _, errOut, code := run(t, `{"noSuchSetting": 1}`, "policy", "set", "--db", db); code == 0 || !strings.Contains(errOut, "noSuchSetting") {
+				t.Fatalf("unknown field: %q", errOut)
+			}
+
+			out, errOut, code := run(t, "", "rule", "add", "--db", db, "--field", "model", "--match", "prefix", "--pattern", "Fancy", "--action", "allow", "--priority", "5")
+			if code != 0 {
+				t.Fatalf("rule add: %q", errOut)
+			}
+			ruleID := strings.TrimSuffix(strings.Fields(out)[1], ":")
+			if out, _, _ := run(t, "", "rule", "list", "--db", db); !strings.Contains(out, "Fancy") {
+				t.Fatalf("rule list: %q", out)
+			}
+			if _, errOut, code := run(t, "", "rule", "remove", "--db", db, ruleID); code != 0 {
+				t.Fatalf("rule remove %s: %q", ruleID, errOut)
+			}
+			if out, _, _ := run(t, "", "rule", "list", "--db", db); strings.Contains(out, "Fancy") {
+				t.Fatal("rule not removed")
+			}
+		})
+	}
+}

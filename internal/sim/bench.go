@@ -118,6 +118,7 @@ type IdleResult struct {
 	EnrolPeakRSS                   int64 // highest of any node while devices enrolled
 	ServerFDs, Threads             int
 	Holders                        int // client processes holding the connections
+	CheapHash                      bool
 }
 
 // PerPing returns the servers' memory per held Ping.
