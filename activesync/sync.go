@@ -444,7 +444,7 @@ func (h *Handler) sync(ctx context.Context, r *Request) (*Response, error) {
 		return &Response{Doc: doc}, nil
 	}
 	if err != nil {
-		return nil, storeFailure(err)
+		return syncFailure(r, err), nil
 	}
 
 	wait := req.waitFor()
@@ -466,14 +466,7 @@ func (h *Handler) sync(ctx context.Context, r *Request) (*Response, error) {
 		if err != nil {
 			// Each collection commits on its own, so what committed before
 			// the failure is replayed when the device retries its keys.
-			status := syncServerError
-			if errors.Is(err, store.ErrUnavailable) {
-				status = syncRetry
-			}
-			r.Log.Error("Sync", "err", err)
-			doc, resp := newDoc("AirSync:Sync")
-			add(resp, "AirSync:Status", itoa(status))
-			return &Response{Doc: doc}, nil
+			return syncFailure(r, err), nil
 		}
 		changed := false
 		for _, o := range outs {
@@ -513,6 +506,21 @@ func waitForChange(ctx context.Context, changes <-chan int64, d time.Duration) b
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// syncFailure answers a Sync that failed on the store with Sync's own
+// status, which every version understands (MS-ASCMD 2.2.3.177.16): 16 when
+// the database is unreachable (retry), 5 otherwise. Nothing was committed
+// for the collection that failed, so its key stays valid.
+func syncFailure(r *Request, err error) *Response {
+	status := syncServerError
+	if errors.Is(err, store.ErrUnavailable) {
+		status = syncRetry
+	}
+	r.Log.Error("Sync", "status", status, "err", err)
+	doc, resp := newDoc("AirSync:Sync")
+	add(resp, "AirSync:Status", itoa(status))
+	return &Response{Doc: doc}
 }
 
 // storeFailure turns a store error into the request's error response:

@@ -599,6 +599,20 @@ func TestPoliciesRulesSettings(t *testing.T) {
 	})
 }
 
+// An unreachable database is ErrUnavailable, which the EAS layer answers
+// with "retry later" (Sync Status 16, common status 111, HTTP 503).
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	_, err := store.Open(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", store.Options{})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("refused connection: %v", err)
+	}
+	s := storetest.OpenSQLite(t)
+	s.Close()
+	if _, err := s.UserByID(ctx, 1); err == nil {
+		t.Fatal("query on a closed store succeeded")
+	}
+}
+
 func TestBadDatabaseURL(t *testing.T) {
 	for _, dsn := range []string{"", "mysql://root@localhost/x", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"} {
 		_, err := store.Open(ctx, dsn, store.Options{})
