@@ -60,9 +60,16 @@ type Rules interface {
 	// leave the organisation: the relay's recipients and data (the tag
 	// line added), what is held, and the text messages.
 	Outgoing(ctx context.Context, o Outgoing) (*OutgoingDecision, error)
-	// Committed runs after a write committed: local users who received
-	// mail (quota warnings) and whether SMS were queued.
-	Committed(ctx context.Context, userIDs []int64, sms bool)
+	// Committed runs after a submission or delivery committed.
+	Committed(ctx context.Context, c Committed)
+}
+
+// Committed is what a committed write did, for Rules.Committed.
+type Committed struct {
+	UserIDs []int64         // local users who got mail (quota warnings)
+	SMS     int             // text messages queued
+	Held    *store.HeldMail // mail held, with its id
+	Sender  *store.User     // nil for inbound mail
 }
 
 // Outgoing is the outside-bound part of one submission.
@@ -196,7 +203,7 @@ func (s *Service) storeSubmission(ctx context.Context, sub Submission, raw []byt
 		var qe *store.QuotaError
 		switch {
 		case err == nil:
-			s.Rules.Committed(ctx, g.Enforce, len(g.SMS) > 0)
+			s.Rules.Committed(ctx, Committed{UserIDs: g.Enforce, SMS: len(g.SMS), Held: g.Held, Sender: sub.User})
 			return nil
 		case errors.As(err, &qe) && qe.UserID == sub.User.ID:
 			return quotaErr(err, ErrSentItemsFull)
@@ -248,7 +255,7 @@ func (s *Service) storeInbound(ctx context.Context, in Inbound, d *store.Deliver
 		err := s.Store.DeliverGoverned(ctx, store.Delivery{Raw: d.Raw, Items: kept}, g)
 		if err == nil {
 			d.Items = kept
-			s.Rules.Committed(ctx, g.Enforce, false)
+			s.Rules.Committed(ctx, Committed{UserIDs: g.Enforce})
 			return nil
 		}
 		var qe *store.QuotaError

@@ -56,6 +56,11 @@ type Service struct {
 	Now func() time.Time
 	// Rules are the health-service rules (issue 9, rules.go); nil: none.
 	Rules Rules
+	// Delivered, when set, is called after an inbound message is stored,
+	// once per local recipient that received it: automatic replies and
+	// meeting mail from outside hang here. Its errors are logged, never
+	// undo the delivery.
+	Delivered func(ctx context.Context, rcpt *store.User, envelopeFrom string, raw []byte)
 }
 
 func (s *Service) now() time.Time {
@@ -299,6 +304,16 @@ func (s *Service) DeliverInbound(ctx context.Context, in Inbound) error {
 		return err
 	}
 	s.log().Info("mail delivered", "protocol", in.Protocol, "recipients", len(d.Items), "bytes", len(raw))
+	if s.Delivered != nil {
+		for _, u := range in.Recipients {
+			for _, it := range d.Items {
+				if it.UserID == u.ID && it.ID != 0 {
+					s.Delivered(ctx, u, in.From, raw)
+					break
+				}
+			}
+		}
+	}
 	return nil
 }
 

@@ -42,7 +42,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || math.IsNaN(f) || f*float64(mult) > math.MaxInt64/2 {
+	if err != nil || f < 0 || math.IsNaN(f) || f*float64(mult) > float64(store.MaxQuota) {
 		return 0, fmt.Errorf("%q (want e.g. 400MB, 2GB or unlimited): %w", s, ErrBadSize)
 	}
 	return int64(math.Round(f * float64(mult))), nil
@@ -155,7 +155,7 @@ func (s *Service) quotaWarning(ctx context.Context, userID int64) error {
 	if err != nil {
 		return err
 	}
-	if q.Limit <= 0 || q.Used*100 < q.Limit*WarnPercent {
+	if q.Limit <= 0 || q.Percent() < WarnPercent {
 		if warned, err := s.Store.QuotaWarned(ctx, userID); err != nil || !warned {
 			return err
 		}

@@ -3,6 +3,12 @@ package governance
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"airlock/internal/notice"
 
 	"airlock/delivery"
 	"airlock/store"
@@ -23,7 +29,7 @@ type SMSRouter interface {
 	Number(addr string) (string, bool)
 	// Message turns a submitted mail into the text message for one
 	// address.
-	Message(sender *store.User, parsed *store.Item, addr string) (store.SMSMessage, error)
+	Message(sender *store.User, raw []byte, parsed *store.Item, addr string) (store.SMSMessage, error)
 	// Kick makes the gateway look at its outbox now.
 	Kick()
 }
@@ -55,11 +61,15 @@ func (r *Rules) IsSMSAddress(addr string) bool {
 	return ok
 }
 
-// Committed implements delivery.Rules: quota warnings, and the SMS
-// gateway's kick.
-func (r *Rules) Committed(ctx context.Context, userIDs []int64, sms bool) {
-	r.QuotaWarnings(ctx, userIDs)
-	if sms && r.SMS != nil {
+// Committed implements delivery.Rules: quota warnings, the audit of held
+// mail, and the SMS gateway's kick.
+func (r *Rules) Committed(ctx context.Context, c delivery.Committed) {
+	r.QuotaWarnings(ctx, c.UserIDs)
+	if c.Held != nil {
+		r.audit(ctx, Actor{Name: "system"}, "securemail.hold", "held_mail", fmt.Sprint(c.Held.ID), derefID(c.Held.UserID), "success",
+			fmt.Sprintf("%q to %s: %s", c.Held.Subject, strings.Join(c.Held.Recipients(), ", "), c.Held.Reason))
+	}
+	if c.SMS > 0 && r.SMS != nil {
 		r.SMS.Kick()
 	}
 }
@@ -68,6 +78,62 @@ func (r *Rules) Committed(ctx context.Context, userIDs []int64, sms bool) {
 // the tag line is added to what the relay sends, and SMS addresses become
 // text messages.
 func (r *Rules) Outgoing(ctx context.Context, o delivery.Outgoing) (*delivery.OutgoingDecision, error) {
-	dec := &delivery.OutgoingDecision{Relay: o.Remote}
+	dec := &delivery.OutgoingDecision{}
+	send, hold, reason, err := r.holdDecision(ctx, o.Parsed.Subject, o.Remote)
+	if err != nil {
+		return nil, err
+	}
+	dec.Relay = send
+	if len(hold) > 0 {
+		uid := o.User.ID
+		dec.Held = &store.HeldMail{UserID: &uid, MailFrom: o.User.Email, RcptTo: strings.Join(hold, "\n"), Subject: o.Parsed.Subject, Reason: reason, Data: o.Raw}
+		n, err := r.holdNotice(ctx, o.User, o.Parsed.Subject, hold, reason)
+		if err != nil {
+			return nil, err
+		}
+		dec.Notices = append(dec.Notices, *n)
+	}
+	if len(o.SMS) > 0 {
+		refused := map[string]string{}
+		for _, a := range o.SMS {
+			if reason != "" {
+				// A text message is never a secure channel: sensitive
+				// mail is not sent by SMS, and cannot be released to it.
+				refused[a] = "it is marked sensitive, and text messages are not a secure channel"
+				continue
+			}
+			m, err := r.SMS.Message(o.User, o.Raw, o.Parsed, a)
+			if err != nil {
+				refused[a] = err.Error()
+				continue
+			}
+			m.NextAttempt = r.now()
+			dec.SMS = append(dec.SMS, m)
+		}
+		if len(refused) > 0 {
+			n, err := r.smsRefusedNotice(ctx, o.User, o.Parsed.Subject, refused)
+			if err != nil {
+				return nil, err
+			}
+			dec.Notices = append(dec.Notices, *n)
+		}
+	}
+	if len(dec.Relay) > 0 {
+		data, err := r.taglineFor(ctx, o.Raw)
+		if err != nil {
+			return nil, err
+		}
+		dec.RelayData = data
+	}
 	return dec, nil
+}
+
+func (r *Rules) smsRefusedNotice(ctx context.Context, sender *store.User, subject string, refused map[string]string) (*store.Delivery, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your message %q was not sent as a text message to:\n\n", subject)
+	for _, a := range slices.Sorted(maps.Keys(refused)) {
+		fmt.Fprintf(&b, "  %s: %s\n", a, refused[a])
+	}
+	b.WriteString("\nAny other recipients received it as normal.\n")
+	return notice.Notice{Hostname: r.Hostname, To: sender, Kind: "sms", Now: r.now(), Subject: "Not sent by SMS: " + subject, Body: b.String()}.Delivery(ctx, r.Store)
 }

@@ -26,6 +26,10 @@ import (
 	"gorm.io/gorm"
 )
 
+// MaxQuota bounds a level's quota (1 PiB), so that usage arithmetic in SQL
+// never overflows a BIGINT.
+const MaxQuota = int64(1) << 50
+
 // ErrQuotaExceeded is wrapped by *QuotaError.
 var ErrQuotaExceeded = errors.New("store: mailbox quota exceeded")
 
@@ -210,8 +214,8 @@ func (s *Store) ServiceLevelByName(ctx context.Context, name string) (*ServiceLe
 // CreateServiceLevel adds a level; quota 0 means no limit.
 func (s *Store) CreateServiceLevel(ctx context.Context, name string, quota int64) (*ServiceLevel, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || quota < 0 {
-		return nil, fmt.Errorf("service level: a name and a quota >= 0 are required")
+	if name == "" || quota < 0 || quota > MaxQuota {
+		return nil, fmt.Errorf("service level: a name and a quota from 0 to %d bytes are required", MaxQuota)
 	}
 	if _, err := s.ServiceLevelByName(ctx, name); err == nil {
 		return nil, fmt.Errorf("service level %q: %w", name, ErrConflict)
@@ -227,8 +231,8 @@ func (s *Store) CreateServiceLevel(ctx context.Context, name string, quota int64
 // SetServiceLevelQuota changes a level's quota. Warnings of users now
 // below 90% are cleared, so they are warned again on the next crossing.
 func (s *Store) SetServiceLevelQuota(ctx context.Context, levelID, quota int64) error {
-	if quota < 0 {
-		return fmt.Errorf("quota %d: must be >= 0", quota)
+	if quota < 0 || quota > MaxQuota {
+		return fmt.Errorf("quota %d: must be from 0 to %d bytes", quota, MaxQuota)
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&ServiceLevel{}).Where("id = ?", levelID).Updates(map[string]any{"quota_bytes": quota, "updated_at": s.now()})
@@ -252,11 +256,11 @@ func (s *Store) ScaleServiceLevels(ctx context.Context, factor float64) (int64, 
 	var n int64
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var over int64
-		if err := tx.Model(&ServiceLevel{}).Where("quota_bytes > ?", int64(float64(math.MaxInt64/2)/factor)).Count(&over).Error; err != nil {
+		if err := tx.Model(&ServiceLevel{}).Where("quota_bytes > ?", int64(float64(MaxQuota)/factor)).Count(&over).Error; err != nil {
 			return wrap(err, "scale quotas")
 		}
 		if over > 0 {
-			return fmt.Errorf("scale quotas by %v: a quota would overflow", factor)
+			return fmt.Errorf("scale quotas by %v: a quota would pass the maximum of %d bytes", factor, MaxQuota)
 		}
 		res := tx.Exec("UPDATE service_levels SET quota_bytes = CAST(ROUND(quota_bytes * ?) AS BIGINT), updated_at = ? WHERE quota_bytes > 0", factor, s.now())
 		if res.Error != nil {

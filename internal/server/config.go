@@ -49,6 +49,9 @@ type Config struct {
 	// MailConfig: SMTP/LMTP listeners, the relay, message size and Ping
 	// heartbeat limits (mail.go).
 	MailConfig
+	// GovernanceConfig: IMAP, submission, internal networks, SMS (issue 9,
+	// governance.go).
+	GovernanceConfig
 }
 
 // Defaults fills unset fields with their documented defaults.
@@ -76,6 +79,7 @@ func (c *Config) Defaults() {
 		c.ShutdownGrace = 10 * time.Second
 	}
 	c.mailDefaults()
+	c.governanceDefaults() // issue 9
 }
 
 func domainOf(host string) string {
@@ -101,6 +105,9 @@ func (c *Config) Validate() error {
 		return errors.New("--plain-http and --tls-cert exclude each other")
 	}
 	if err := c.mailValidate(); err != nil {
+		return err
+	}
+	if err := c.governanceValidate(); err != nil { // issue 9
 		return err
 	}
 	return nil

@@ -94,7 +94,8 @@ type mailParts struct {
 
 // startMail starts the change notifier, the relay worker and the SMTP/LMTP
 // listeners. tc, when not nil, is offered with STARTTLS on SMTP.
-func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config, log *slog.Logger, out io.Writer) (*mailParts, error) {
+// rules, when not nil, are the health-service rules (issue 9).
+func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config, log *slog.Logger, out io.Writer, rules delivery.Rules) (*mailParts, error) {
 	m := &mailParts{log: log}
 	broker, stopBroker, err := push.Attach(ctx, st, log)
 	if err != nil {
@@ -109,7 +110,8 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 		Addr: cfg.RelayHost, Username: cfg.RelayUser, Password: cfg.RelayPassword,
 		DisableStartTLS: cfg.RelayDisableStartTLS, Hostname: cfg.Hostname,
 	}, log)
-	m.svc = &delivery.Service{Store: st, Hostname: cfg.Hostname, Log: log, Relay: m.relay, MaxMessageSize: cfg.MaxMessageSize}
+	m.svc = &delivery.Service{Store: st, Hostname: cfg.Hostname, Log: log, Relay: m.relay, MaxMessageSize: cfg.MaxMessageSize, Rules: rules}
+	m.svc.Delivered = afterDelivery(st, m.svc, log)
 	m.goRecover("relay queue", func() { m.relay.Run(runCtx) })
 
 	lc := delivery.ListenerConfig{Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc}

@@ -46,7 +46,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 			return err
 		}
 	}
-	mail, err := startMail(ctx, cfg, st, tc, log, out)
+	// issue 9: the health-service rules, before the mail service that
+	// calls them (governance.go).
+	gov := newGovernance(ctx, cfg, st, log, out)
+	defer gov.stop(context.Background())
+	mail, err := startMail(ctx, cfg, st, tc, log, out, gov.rules)
 	if err != nil {
 		return err
 	}
@@ -58,6 +62,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		}
 	}
 	defer stopMail(context.Background())
+	if err := gov.startListeners(cfg, st, mail, govTLS(&cfg, tc), out); err != nil { // issue 9
+		return err
+	}
 	auth := &activesync.BasicAuth{Store: st, Audit: devs}
 	eas := activesync.New(activesync.Options{
 		Store:         st,

@@ -119,6 +119,12 @@ type IdleResult struct {
 	ServerFDs, Threads             int
 	Holders                        int // client processes holding the connections
 	CheapHash                      bool
+	// DBOpen is PostgreSQL's activity while the Pings were opened, DBHold
+	// while they were held (counter deltas; each includes the few queries
+	// of reading the statistics). Opened is how long opening took, until
+	// PostgreSQL went quiet.
+	DBOpen, DBHold map[string]int64
+	Opened         time.Duration
 }
 
 // PerPing returns the servers' memory per held Ping.
@@ -144,6 +150,11 @@ func (r *IdleResult) Print(w io.Writer) {
 			r.PerPing()/1024, float64(r.HeldRSS-r.FreshRSS)/float64(r.Held)/1024)
 	}
 	fmt.Fprintf(w, "  highest node RSS while devices enrolled: %s; servers hold %d open files, %d threads\n", mib(r.EnrolPeakRSS), r.ServerFDs, r.Threads)
+	if r.Devices > 0 && r.DBOpen != nil {
+		fmt.Fprintf(w, "  PostgreSQL while opening the Pings (%s): %.1f transactions, %.1f table scans per Ping; while holding them for %s: %d transactions, %d table scans in all\n",
+			r.Opened.Round(time.Second), float64(r.DBOpen["transactions"])/float64(r.Devices), float64(r.DBOpen["table scans (seq+index)"])/float64(r.Devices),
+			r.Hold, r.DBHold["transactions"], r.DBHold["table scans (seq+index)"])
+	}
 }
 
 // maxPerProcess keeps every process below this container's open-file hard
@@ -225,6 +236,11 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], fmt.Sprintf("PING %s %s %s", n.Addr, local, base64.StdEncoding.EncodeToString(req)))
 	}
 	fmt.Fprintf(b.Out, "opening %d Pings from %d holder process(es)\n", devices, len(chunks))
+	db0, err := b.Cluster.DBCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opening := time.Now()
 	holders, err := startHolders(ctx, chunks)
 	if err != nil {
 		return nil, err
@@ -238,9 +254,35 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 	for _, h := range holders {
 		res.Failed += h.failed
 	}
+	// The holders only wrote the requests; wait until the servers have
+	// handled them all (PostgreSQL goes quiet), then count what the held
+	// Pings cost.
+	var db1 map[string]int64
+	prev := db0
+	for tries := 0; tries < 150; tries++ {
+		sleep(ctx, 2*time.Second)
+		cur, err := b.Cluster.DBCounters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		db1 = cur
+		if cur["transactions"]-prev["transactions"] < 50 {
+			break
+		}
+		prev = cur
+	}
+	res.Opened = time.Since(opening)
 	w := WatchProcs(b.Cluster.PIDs)
 	sleep(ctx, hold)
 	w.Stop()
+	db2, err := b.Cluster.DBCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.DBOpen, res.DBHold = map[string]int64{}, map[string]int64{}
+	for k := range db2 {
+		res.DBOpen[k], res.DBHold[k] = db1[k]-db0[k], db2[k]-db1[k]
+	}
 	for _, pid := range b.Cluster.PIDs() {
 		s, err := ReadProc(pid)
 		if err != nil {
@@ -670,6 +712,7 @@ type SyncRateResult struct {
 	Requests      int64
 	P50, P95, P99 time.Duration
 	ServerCPU     time.Duration
+	PGCPU, SimCPU time.Duration
 	Errors        int64
 	DB            map[string]int64 // counter deltas
 }
@@ -680,15 +723,57 @@ func (r *SyncRateResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "sustained Sync (%s), %d devices in a closed loop for %s: %d requests, %.0f req/s; p50 %s, p95 %s, p99 %s; %d errors\n",
 		r.Mode, r.Devices, r.Duration, r.Requests, rps, ms(r.P50), ms(r.P95), ms(r.P99), r.Errors)
 	if r.Requests > 0 {
-		fmt.Fprintf(w, "  server CPU %.1fs = %.2f ms per request (%.0f%% of one core)\n", r.ServerCPU.Seconds(),
-			1000*r.ServerCPU.Seconds()/float64(r.Requests), 100*r.ServerCPU.Seconds()/r.Duration.Seconds())
+		for _, x := range []struct {
+			name string
+			d    time.Duration
+		}{{"airlock", r.ServerCPU}, {"PostgreSQL", r.PGCPU}, {"simulator", r.SimCPU}} {
+			fmt.Fprintf(w, "  %-10s CPU %5.1fs = %.2f ms per request (%.0f%% of one core)\n", x.name, x.d.Seconds(),
+				1000*x.d.Seconds()/float64(r.Requests), 100*x.d.Seconds()/r.Duration.Seconds())
+		}
 		keys := make([]string, 0, len(r.DB))
 		for k := range r.DB {
-			keys = append(keys, k)
+			if !strings.HasPrefix(k, "table ") {
+				keys = append(keys, k)
+			}
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(w, "  PostgreSQL %-24s %10d  = %6.1f per request\n", k, r.DB[k], float64(r.DB[k])/float64(r.Requests))
+		}
+		// The tables that cost most, by rows read.
+		type tr struct {
+			name       string
+			scans, rws int64
+		}
+		per := map[string]*tr{}
+		for k, v := range r.DB {
+			name, what, ok := strings.Cut(strings.TrimPrefix(k, "table "), ": ")
+			if !ok || !strings.HasPrefix(k, "table ") {
+				continue
+			}
+			t := per[name]
+			if t == nil {
+				t = &tr{name: name}
+				per[name] = t
+			}
+			if strings.HasPrefix(what, "rows") {
+				t.rws += v
+			} else {
+				t.scans += v
+			}
+		}
+		var ts []*tr
+		for _, t := range per {
+			if t.scans > 0 || t.rws > 0 {
+				ts = append(ts, t)
+			}
+		}
+		sort.Slice(ts, func(i, j int) bool { return ts[i].rws > ts[j].rws })
+		for i, t := range ts {
+			if i == 6 {
+				break
+			}
+			fmt.Fprintf(w, "    table %-22s %6.1f scans, %7.1f rows read per request\n", t.name, float64(t.scans)/float64(r.Requests), float64(t.rws)/float64(r.Requests))
 		}
 	}
 }
@@ -725,6 +810,11 @@ func (b *Bench) SyncRate(ctx context.Context, devices int, d time.Duration, mode
 		}
 		b.Stats.Reset()
 		w := WatchProcs(func() []int { return []int{node.PID()} })
+		pg0, err := b.Cluster.PGCPU()
+		if err != nil {
+			return nil, err
+		}
+		me0, _ := ReadProc(os.Getpid())
 		runCtx, cancel := context.WithTimeout(ctx, d)
 		var wg sync.WaitGroup
 		for _, dev := range devs {
@@ -748,11 +838,16 @@ func (b *Bench) SyncRate(ctx context.Context, devices int, d time.Duration, mode
 		wg.Wait()
 		cancel()
 		w.Stop()
+		pg1, err := b.Cluster.PGCPU()
+		if err != nil {
+			return nil, err
+		}
+		me1, _ := ReadProc(os.Getpid())
 		after, err := b.Cluster.DBCounters(ctx)
 		if err != nil {
 			return nil, err
 		}
-		r := &SyncRateResult{Mode: mode, Devices: devices, Duration: d, DB: map[string]int64{}}
+		r := &SyncRateResult{Mode: mode, Devices: devices, Duration: d, DB: map[string]int64{}, PGCPU: pg1 - pg0, SimCPU: me1.CPU - me0.CPU}
 		sum := b.Stats.Summary()
 		for _, c := range sum.Commands {
 			if c.Command == "Sync" {

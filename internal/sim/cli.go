@@ -119,6 +119,7 @@ func (lf *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Prefix, "prefix", "sim", "user name prefix")
 	fs.StringVar(&c.Domain, "domain", "sim.airlock.test", "mail domain of the simulated users")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: from the clock)")
+	fs.BoolVar(&c.CheapHash, "cheap-hash", false, "create users with a cheap argon2id cost (to separate password-verification cost from the rest)")
 	fs.StringVar(&lf.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&lf.tracePath, "trace", "", "write every request and response (as XML) to this file")
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,18 +160,91 @@ func (c *Cluster) DBCounters(ctx context.Context) (map[string]int64, error) {
 	// second late); wait for that.
 	sleep(ctx, 1500*time.Millisecond)
 	m := map[string]int64{}
-	var a, b, tr, tf, ti, tu, td int64
-	err = db.QueryRowContext(ctx, `SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
-		FROM pg_stat_database WHERE datname = current_database()`).Scan(&a, &b, &tr, &tf, &ti, &tu, &td)
+	var a, b, tr, tf, ti, tu, td, sess int64
+	err = db.QueryRowContext(ctx, `SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, sessions
+		FROM pg_stat_database WHERE datname = current_database()`).Scan(&a, &b, &tr, &tf, &ti, &tu, &td, &sess)
 	if err != nil {
 		return nil, err
 	}
-	m["transactions"], m["rollbacks"] = a, b
+	m["transactions"], m["rollbacks"], m["sessions opened"] = a, b, sess
 	m["rows returned"], m["rows fetched"], m["rows inserted"], m["rows updated"], m["rows deleted"] = tr, tf, ti, tu, td
 	var seq, idx sql.NullInt64
 	if err := db.QueryRowContext(ctx, `SELECT sum(seq_scan), sum(idx_scan) FROM pg_stat_user_tables`).Scan(&seq, &idx); err != nil {
 		return nil, err
 	}
 	m["table scans (seq+index)"] = seq.Int64 + idx.Int64
-	return m, nil
+	rows, err := db.QueryContext(ctx, `SELECT relname, coalesce(seq_scan,0), coalesce(seq_tup_read,0), coalesce(idx_scan,0), coalesce(idx_tup_fetch,0)
+		FROM pg_stat_user_tables`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var ss, sr, is, ir int64
+		if err := rows.Scan(&name, &ss, &sr, &is, &ir); err != nil {
+			return nil, err
+		}
+		m["table "+name+": seq scans"], m["table "+name+": rows seq-read"] = ss, sr
+		m["table "+name+": index scans"], m["table "+name+": rows index-fetched"] = is, ir
+	}
+	return m, rows.Err()
+}
+
+// PGCPU returns the CPU time PostgreSQL has used: the postmaster's own and
+// that of the backends it reaped (cutime, cstime), plus its live children.
+func (c *Cluster) PGCPU() (time.Duration, error) {
+	dsn := c.PG.DSN("postgres")
+	var dir string
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "host="); ok {
+			dir = v
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, err
+	}
+	total := time.Duration(0)
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		str := string(stat)
+		i := strings.LastIndexByte(str, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(str[i+1:])
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != pm && ppid != pm {
+			continue
+		}
+		n := 2 // utime, stime
+		if pid == pm {
+			n = 4 // and the reaped children's
+		}
+		for k := 0; k < n; k++ {
+			v, _ := strconv.ParseInt(f[11+k], 10, 64)
+			total += time.Duration(v) * time.Second / clockTicks
+		}
+	}
+	return total, nil
 }

@@ -107,8 +107,12 @@ type Config struct {
 	// Password of every simulated user; Prefix and Domain make the
 	// addresses (prefix-u001@domain).
 	Password, Prefix, Domain string
-	Profile                  Identity // DeviceType, UserAgent, Version, Model, OS
-	Seed                     uint64
+	// CheapHash stores the users' passwords with the cheap argon2id cost
+	// (CheapHash) instead of the server's default: to tell the cost of
+	// password verification apart from everything else.
+	CheapHash bool
+	Profile   Identity // DeviceType, UserAgent, Version, Model, OS
+	Seed      uint64
 	// ServerPIDs lists the server processes to sample (RSS, CPU).
 	ServerPIDs func() []int `json:"-"`
 	// Events run at set times (faults in fault-run).
@@ -489,7 +493,11 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		}
 	case r.st != nil:
 		r.logf("creating %d users", len(r.users))
-		if err := EnsureUsers(ctx, r.st, r.users); err != nil {
+		p := password.Default
+		if cfg.CheapHash {
+			p = CheapHash
+		}
+		if err := EnsureUsersWith(ctx, r.st, r.users, p); err != nil {
 			return nil, err
 		}
 	}
@@ -758,6 +766,7 @@ func (r *Runner) deviceLoop(ctx context.Context, d *Device) {
 		default:
 		}
 		pctx, cancel := context.WithCancel(ctx)
+		pingSrv := d.Conn.Current()
 		done := make(chan pingResult, 1)
 		go func() {
 			defer r.recoverPanic("ping " + d.Name)
@@ -777,7 +786,13 @@ func (r *Runner) deviceLoop(ctx context.Context, d *Device) {
 			select {
 			case res = <-done:
 			case <-t.C:
-				r.stats.Event("Ping still held 10 s after a newer request of the device")
+				if d.Conn.Current() != pingSrv {
+					// Held Pings are a node's own: a request on another
+					// node cannot end them.
+					r.stats.Event("Ping still held 10 s after a newer request of the device on another node")
+				} else {
+					r.stats.Event("Ping still held 10 s after a newer request of the device on its node")
+				}
 				cancel()
 				res = <-done
 			}

@@ -159,6 +159,13 @@ func (c *Conn) markDown(i int) {
 	c.mu.Unlock()
 }
 
+// Current returns the server the device uses now.
+func (c *Conn) Current() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Servers[c.cur]
+}
+
 // PolicyKey returns the current policy key.
 func (c *Conn) PolicyKey() string {
 	c.mu.Lock()

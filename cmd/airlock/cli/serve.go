@@ -26,10 +26,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&c.Demo, "demo", demo, "seed a demo organisation on first start ($AIRLOCK_DEMO)")
 	logLevel := fs.String("log-level", envOr("AIRLOCK_LOG_LEVEL", "info"), "debug, info, warn or error ($AIRLOCK_LOG_LEVEL)")
 	finishMail := mailFlags(fs, &c.MailConfig)
+	finishGov := governanceFlags(fs, &c.GovernanceConfig) // issue 9: serve_governance.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := finishMail(); err != nil {
+		return err
+	}
+	if err := finishGov(); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
