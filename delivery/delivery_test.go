@@ -684,3 +684,28 @@ func sendPlain(addr, from string, to []string, data string) error {
 	defer c.Close()
 	return c.SendMail(from, to, strings.NewReader(data))
 }
+
+// A client outside the internal networks gets no AUTH on the inbound
+// listener: it may deliver to local users, never submit.
+func TestSMTPOffersAuthOnlyToInternalNetworks(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	alice := addUser(t, st, "alice@example.nhs.uk")
+	svc := &delivery.Service{Store: st, Hostname: "mx.test"}
+	cert, pool := deliverytest.SelfSigned(t)
+	addr, _, _ := listen(t, svc, delivery.ListenerConfig{
+		TLSConfig:    tlsServer(cert),
+		Authenticate: func(ctx context.Context, user, pw string) (*store.User, error) { return alice, nil },
+		AuthFrom:     func(ip string) bool { return ip == "10.1.2.3" }, // the test client is 127.0.0.1
+	})
+	c, err := smtp.DialStartTLS(addr, tlsClient(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("AUTH"); ok {
+		t.Fatal("AUTH offered to a client outside the internal networks")
+	}
+	if err := c.Auth(sasl.NewPlainClient("", "alice@example.nhs.uk", "pw")); err == nil {
+		t.Fatal("AUTH accepted from outside the internal networks")
+	}
+}

@@ -36,6 +36,11 @@ type ListenerConfig struct {
 	// (over TLS only). An authenticated client may send to any address
 	// (submission); anyone else may send only to local users.
 	Authenticate func(ctx context.Context, username, password string) (*store.User, error)
+	// AuthFrom, when set, limits AUTH to clients whose address it accepts
+	// (the internal networks), so that submission cannot bypass the rule
+	// that only internal networks may submit. Others may still deliver to
+	// local users without AUTH.
+	AuthFrom func(ip string) bool
 }
 
 // Listeners serves SMTP and LMTP for a Service.
@@ -170,15 +175,22 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error { return nil }
 
-func (s *session) AuthMechanisms() []string {
+func (s *session) authOffered() bool {
 	if s.lmtp || s.l.cfg.Authenticate == nil {
+		return false
+	}
+	return s.l.cfg.AuthFrom == nil || s.l.cfg.AuthFrom(remoteIP(s.conn))
+}
+
+func (s *session) AuthMechanisms() []string {
+	if !s.authOffered() {
 		return nil
 	}
 	return []string{sasl.Plain}
 }
 
 func (s *session) Auth(mech string) (sasl.Server, error) {
-	if s.lmtp || s.l.cfg.Authenticate == nil || mech != sasl.Plain {
+	if !s.authOffered() || mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"airlock/activesync"
 	"airlock/delivery"
+	"airlock/internal/netallow"
 	"airlock/internal/password"
 	"airlock/push"
 	"airlock/store"
@@ -117,6 +119,17 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 	lc := delivery.ListenerConfig{Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc}
 	if tc != nil {
 		lc.Authenticate = smtpAuthenticator(st)
+		// Submission is for the internal networks only (as on the
+		// submission listener); from elsewhere port 25 takes mail for
+		// local users and nothing more.
+		nets, err := netallow.ParseList(cfg.InternalNetworks)
+		if err != nil {
+			return nil, fmt.Errorf("--internal-networks: %w", err)
+		}
+		lc.AuthFrom = func(ip string) bool {
+			addr, err := netip.ParseAddr(ip)
+			return err == nil && netallow.Allowed(addr.Unmap(), nets)
+		}
 	}
 	m.ln = delivery.NewListeners(m.svc, lc, log)
 	for _, l := range []struct {
