@@ -637,8 +637,10 @@ func (a Action) String() string {
 	return [...]string{"change", "move", "delete", "send"}[a]
 }
 
-// Do performs one action and syncs what it touched.
-func (d *Device) Do(ctx context.Context, a Action) error {
+// Do performs one action and syncs what it touched. It reports whether it
+// sent anything: an action with nothing to act on (a move out of an empty
+// folder) sends no request.
+func (d *Device) Do(ctx context.Context, a Action) (sent bool, err error) {
 	switch a {
 	case ActChange:
 		t := TypeInbox
@@ -647,7 +649,7 @@ func (d *Device) Do(ctx context.Context, a Action) error {
 		}
 		sid, fp := d.pickItem(t)
 		if sid == "" {
-			return nil
+			return false, nil
 		}
 		cmd := clientCmd{Kind: "Change", ServerID: sid}
 		if d.rnd.IntN(2) == 0 {
@@ -657,23 +659,22 @@ func (d *Device) Do(ctx context.Context, a Action) error {
 			f := map[int]int{0: 2, 2: 1, 1: 0}[fp.Flag]
 			cmd.Flag = &f
 		}
-		_, err := d.syncOnce(ctx, []int{t}, []clientCmd{cmd})
-		if err != nil {
-			return err
+		if _, err := d.syncOnce(ctx, []int{t}, []clientCmd{cmd}); err != nil {
+			return true, err
 		}
-		return d.Sync(ctx, t)
+		return true, d.Sync(ctx, t)
 	case ActDelete:
 		sid, _ := d.pickItem(TypeInbox)
 		if sid == "" {
-			return nil
+			return false, nil
 		}
 		if _, err := d.syncOnce(ctx, []int{TypeInbox}, []clientCmd{{Kind: "Delete", ServerID: sid}}); err != nil {
-			return err
+			return true, err
 		}
-		return d.Sync(ctx, TypeInbox, TypeDeleted)
+		return true, d.Sync(ctx, TypeInbox, TypeDeleted)
 	case ActMove:
 		if !d.canMove {
-			return nil
+			return false, nil
 		}
 		src, dst := TypeInbox, TypeDeleted
 		if d.rnd.IntN(3) == 0 {
@@ -682,23 +683,23 @@ func (d *Device) Do(ctx context.Context, a Action) error {
 		return d.move(ctx, src, dst)
 	case ActSend:
 		if !d.canSend {
-			return nil
+			return false, nil
 		}
 		return d.send(ctx)
 	}
-	return nil
+	return false, nil
 }
 
 // move sends MoveItems for one item (MS-ASCMD 2.2.1.12). Status 3 is
 // success; the item leaves the source replica, and the destination's Add
 // comes with the next Sync.
-func (d *Device) move(ctx context.Context, src, dst int) error {
+func (d *Device) move(ctx context.Context, src, dst int) (bool, error) {
 	sid, _ := d.pickItem(src)
 	d.mu.Lock()
 	s, t := d.colls[src], d.colls[dst]
 	d.mu.Unlock()
 	if sid == "" || s == nil || t == nil {
-		return nil
+		return false, nil
 	}
 	doc, root := newDoc("Move:MoveItems")
 	m := root.CreateElement("Move:Move")
@@ -707,7 +708,7 @@ func (d *Device) move(ctx context.Context, src, dst int) error {
 	add(m, "Move:DstFldId", t.ID)
 	rep, err := d.Conn.Do(ctx, "MoveItems", doc)
 	if err != nil {
-		return err
+		return true, err
 	}
 	r := child(rep.Root(), "Move:Response")
 	switch st := text(r, "Move:Status"); st {
@@ -728,13 +729,13 @@ func (d *Device) move(ctx context.Context, src, dst int) error {
 			d.Stats.Event("MoveItems resend answered " + b + " after a lost success")
 		}
 	}
-	return d.Sync(ctx, src, dst)
+	return true, d.Sync(ctx, src, dst)
 }
 
 // send sends a mail to one or two colleagues with SendMail (MS-ASCMD
 // 2.2.1.17, 14.0+ form): the ClientId identifies the message, so a resend
 // after a lost response must not deliver it twice (Status 118).
-func (d *Device) send(ctx context.Context) error {
+func (d *Device) send(ctx context.Context) (bool, error) {
 	var to []*User
 	for _, u := range d.Users {
 		if u != d.User {
@@ -742,7 +743,7 @@ func (d *Device) send(ctx context.Context) error {
 		}
 	}
 	if len(to) == 0 {
-		return nil
+		return false, nil
 	}
 	d.rnd.Shuffle(len(to), func(i, j int) { to[i], to[j] = to[j], to[i] })
 	to = to[:min(len(to), 1+d.rnd.IntN(2))]
@@ -757,7 +758,7 @@ func (d *Device) send(ctx context.Context) error {
 	rep, err := d.Conn.Do(ctx, "SendMail", doc)
 	if err != nil {
 		d.Ledger.Settle(entry, Unknown)
-		return err
+		return true, err
 	}
 	st := text(rep.Root(), "ComposeMail:Status")
 	switch {
@@ -779,7 +780,7 @@ func (d *Device) send(ctx context.Context) error {
 			d.Rec.Anomaly(d, fmt.Sprintf("SendMail resent with the same ClientId after a success was answered HTTP %d status %q, not 118: %s", rep.HTTP, st, tok))
 		}
 	}
-	return d.Sync(ctx, TypeSent)
+	return true, d.Sync(ctx, TypeSent)
 }
 
 func emails(us []*User) []string {

@@ -727,6 +727,7 @@ func (r *Runner) deviceLoop(ctx context.Context, d *Device) {
 		r.stats.Error("device", short(err))
 		sleep(ctx, time.Second)
 	}
+loop:
 	for ctx.Err() == nil {
 		ph := r.currentPhase()
 		select {
@@ -759,7 +760,7 @@ func (r *Runner) deviceLoop(ctx context.Context, d *Device) {
 		}
 		select {
 		case a := <-acts:
-			if err := d.Do(ctx, a); err != nil {
+			if _, err := d.Do(ctx, a); err != nil {
 				fail(err)
 			}
 			continue
@@ -774,41 +775,48 @@ func (r *Runner) deviceLoop(ctx context.Context, d *Device) {
 			done <- pingResult{ch, hier, err}
 		}()
 		var res pingResult
-		select {
-		case res = <-done:
-		case a := <-acts:
-			// The user acts while the Ping is held: the new request
-			// supersedes it (MS-ASCMD 3.1.5.8; reliability-cases case 30).
-			if err := d.Do(ctx, a); err != nil {
-				fail(err)
-			}
-			t := time.NewTimer(10 * time.Second)
+	wait:
+		for {
 			select {
 			case res = <-done:
-			case <-t.C:
-				if d.Conn.Current() != pingSrv {
-					// Held Pings are a node's own: a request on another
-					// node cannot end them.
-					r.stats.Event("Ping still held 10 s after a newer request of the device on another node")
-				} else {
-					r.stats.Event("Ping still held 10 s after a newer request of the device on its node")
+				break wait
+			case a := <-acts:
+				// The user acts while the Ping is held: the new request
+				// supersedes it (MS-ASCMD 3.1.5.8; reliability-cases
+				// case 30).
+				sent, err := d.Do(ctx, a)
+				if err != nil {
+					fail(err)
 				}
+				if !sent {
+					continue // nothing went out: the Ping carries on
+				}
+				t := time.NewTimer(10 * time.Second)
+				select {
+				case res = <-done:
+				case <-t.C:
+					if d.Conn.Current() != pingSrv {
+						// Held Pings are a node's own: a request on another
+						// node cannot end them.
+						r.stats.Event("Ping still held 10 s after a newer request of the device on another node")
+					} else {
+						r.stats.Event("Ping still held 10 s after a newer request of the device on its node")
+					}
+					cancel()
+					res = <-done
+				}
+				t.Stop()
+				res.err = nil // ended by us or superseded
+				break wait
+			case <-ph.pause:
 				cancel()
-				res = <-done
+				<-done
+				continue loop
+			case <-ctx.Done():
+				cancel()
+				<-done
+				return
 			}
-			t.Stop()
-			if res.err != nil {
-				res.err = nil // ended by us
-			}
-		case <-ph.pause:
-			cancel()
-			<-done
-			cancel()
-			continue
-		case <-ctx.Done():
-			cancel()
-			<-done
-			return
 		}
 		cancel()
 		if res.err != nil {

@@ -68,6 +68,7 @@ type Conn struct {
 	mu        sync.Mutex
 	home      int
 	cur       int
+	last      int // server of the previous request
 	downUntil []time.Time
 	policyKey string
 	rnd       *rand.Rand
@@ -78,7 +79,7 @@ type Conn struct {
 func NewConn(servers []string, home int, client *http.Client, id Identity, st *Stats, f Faults, seed uint64) *Conn {
 	c := &Conn{Servers: servers, HTTP: client, ID: id, Stats: st, Faults: f, home: home % len(servers), RetryFor: 3 * time.Minute,
 		downUntil: make([]time.Time, len(servers)), rnd: rand.New(rand.NewPCG(seed, 0x5eed))}
-	c.cur = c.home
+	c.cur, c.last = c.home, c.home
 	return c
 }
 
@@ -132,21 +133,27 @@ func (c *Conn) pick() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
+	j := c.cur
 	if now.After(c.downUntil[c.home]) {
-		c.cur = c.home
-		return c.cur
-	}
-	for i := 0; i < len(c.Servers); i++ {
-		j := (c.cur + i) % len(c.Servers)
-		if now.After(c.downUntil[j]) {
-			if j != c.cur {
-				c.Stats.Event("fail-over")
+		j = c.home
+	} else {
+		for i := 0; i < len(c.Servers); i++ {
+			if k := (c.cur + i) % len(c.Servers); now.After(c.downUntil[k]) {
+				j = k
+				break
 			}
-			c.cur = j
-			return j
 		}
 	}
-	return c.cur
+	if j != c.last {
+		if j == c.home {
+			c.Stats.Event("device back on its home node")
+		} else {
+			c.Stats.Event("device failed over to another node")
+		}
+		c.last = j
+	}
+	c.cur = j
+	return j
 }
 
 func (c *Conn) markDown(i int) {
