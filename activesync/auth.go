@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -61,8 +62,16 @@ type BasicAuth struct {
 	// Ping), so without the cache each would cost ~20 ms of CPU.
 	CacheTTL time.Duration
 
-	once   sync.Once
-	secret []byte
+	// MaxVerifying bounds how many argon2id verifications run at once
+	// (each takes 19 MiB); others wait up to VerifyWait, then get "retry
+	// later". Without a bound, every device failing over to a node at once
+	// verifies at once and the node runs out of memory. Default 2 per CPU.
+	MaxVerifying int
+	VerifyWait   time.Duration
+
+	once      sync.Once
+	verifying chan struct{}
+	secret    []byte
 	mu     sync.Mutex
 	cache  map[string]cacheEntry
 }
@@ -84,6 +93,13 @@ func (a *BasicAuth) init() {
 		if a.Lockout == (LockoutPolicy{}) {
 			a.Lockout = DefaultLockout
 		}
+		if a.MaxVerifying <= 0 {
+			a.MaxVerifying = 2 * runtime.NumCPU()
+		}
+		if a.VerifyWait <= 0 {
+			a.VerifyWait = 10 * time.Second
+		}
+		a.verifying = make(chan struct{}, a.MaxVerifying)
 	})
 }
 
@@ -131,7 +147,9 @@ func (a *BasicAuth) Authenticate(ctx context.Context, r *http.Request, q Query) 
 			password.VerifyDummy(pw) // same cost as a wrong password: no enumeration
 			return nil, a.fail(ctx, login, ip, userKey, ipKey, "unknown user")
 		}
-		if err := password.Verify(pw, user.PasswordHash); err != nil {
+		if err := a.verify(ctx, pw, user.PasswordHash); errors.Is(err, errBusy) {
+			return nil, errRetryLater(err)
+		} else if err != nil {
 			return nil, a.fail(ctx, login, ip, userKey, ipKey, "wrong password")
 		}
 		a.remember(login, pw, q.DeviceID, user)
@@ -142,6 +160,23 @@ func (a *BasicAuth) Authenticate(ctx context.Context, r *http.Request, q Query) 
 		return user, statusError(StatusAccountDisabled, http.StatusForbidden, "account disabled", ErrAccountDisabled)
 	}
 	return user, nil
+}
+
+var errBusy = errors.New("too many password verifications at once")
+
+// verify runs one argon2id verification within the concurrency bound.
+func (a *BasicAuth) verify(ctx context.Context, pw, hash string) error {
+	t := time.NewTimer(a.VerifyWait)
+	defer t.Stop()
+	select {
+	case a.verifying <- struct{}{}:
+	case <-t.C:
+		return errBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-a.verifying }()
+	return password.Verify(pw, hash)
 }
 
 func (a *BasicAuth) fail(ctx context.Context, login, ip, userKey, ipKey, why string) error {

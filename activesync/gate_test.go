@@ -346,3 +346,34 @@ func TestDeviceLimitPerUser(t *testing.T) {
 		}
 	})
 }
+
+// Password verifications are bounded: with room for one at a time and no
+// patience, a second device verifying at the same moment is told to retry
+// (503 for 12.x, 111 for 14.0+) rather than all running at once.
+func TestPasswordVerificationsAreBounded(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	srv := eastest.StartServer(t, st)
+	srv.AddUser(t, "herd@example.nhs.uk", pw)
+	srv.Auth.MaxVerifying, srv.Auth.VerifyWait = 1, time.Nanosecond
+	results := make(chan *eastest.Result, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			dev := eastest.NewDevice(t, srv.URL, eastest.IPhone3GS, "herd@example.nhs.uk", pw)
+			results <- dev.Do("Provision", `<Provision:Provision/>`)
+		}()
+	}
+	busy, ok := 0, 0
+	for i := 0; i < 16; i++ {
+		switch r := <-results; r.HTTP {
+		case 503:
+			busy++
+		case 200:
+			ok++
+		default:
+			t.Fatalf("HTTP %d", r.HTTP)
+		}
+	}
+	if ok == 0 || busy == 0 {
+		t.Fatalf("%d served, %d told to retry: want both", ok, busy)
+	}
+}
