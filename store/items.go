@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // bumpFolder reserves n consecutive change counters in a folder inside tx
@@ -234,7 +235,7 @@ type FlagChange struct {
 func (s *Store) UpdateItem(ctx context.Context, userID, itemID int64, ch FlagChange) (*Item, error) {
 	var it Item
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
 			return wrap(err, "update item")
 		}
 		fields := map[string]any{"updated_at": time.Now().UTC()}
@@ -274,7 +275,7 @@ func (s *Store) UpdateItem(ctx context.Context, userID, itemID int64, ch FlagCha
 func (s *Store) ReplaceItem(ctx context.Context, it *Item) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var cur Item
-		if err := tx.Select("id", "folder_id", "class").Where("id = ? AND user_id = ? AND deleted = ?", it.ID, it.UserID, false).First(&cur).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id", "folder_id", "class").Where("id = ? AND user_id = ? AND deleted = ?", it.ID, it.UserID, false).First(&cur).Error; err != nil {
 			return wrap(err, "replace item")
 		}
 		m, err := bumpFolder(tx, it.UserID, cur.FolderID, 1)
@@ -294,7 +295,7 @@ func (s *Store) ReplaceItem(ctx context.Context, it *Item) error {
 func (s *Store) DeleteItem(ctx context.Context, userID, itemID int64) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var it Item
-		if err := tx.Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
 			return wrap(err, "delete item")
 		}
 		return tombstone(tx, &it)
@@ -329,7 +330,7 @@ func (s *Store) MoveItem(ctx context.Context, userID, itemID, dstFolderID int64)
 	var moved Item
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var it Item
-		if err := tx.Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
 			return wrap(err, "move item")
 		}
 		if it.FolderID == dstFolderID {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"airlock/migrations"
 )
@@ -209,7 +210,12 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 		return SyncOpResult{ItemID: it.ID, Modseq: it.Modseq, Applied: true}, nil
 	}
 	var cur Item
-	q := tx.Where("id = ? AND user_id = ? AND deleted = ?", op.ItemID, userID, false)
+	// FOR UPDATE: a concurrent change, move or delete of the same item
+	// (another device) must finish first, and the row is then read again
+	// (PostgreSQL re-checks deleted = false), so a change never lands on a
+	// tombstone or overwrites a counter it did not see. SQLite serialises
+	// writers anyway and ignores the clause.
+	q := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? AND user_id = ? AND deleted = ?", op.ItemID, userID, false)
 	if op.InFolder != 0 {
 		q = q.Where("folder_id = ?", op.InFolder)
 	}

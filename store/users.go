@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -86,6 +87,12 @@ func (s *Store) UserByAddress(ctx context.Context, addr string) (*User, error) {
 	err := s.db.WithContext(ctx).Where("email = ?", addr).First(&u).Error
 	if err == nil {
 		return &u, nil
+	}
+	// Only "no such primary address" may fall through to the aliases: any
+	// other failure (a dropped connection) must not turn an existing user
+	// into an unknown one (a bounced mail, a false login failure).
+	if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, wrap(err, "user "+addr)
 	}
 	var a UserAlias
 	if err := s.db.WithContext(ctx).Where("address = ?", addr).First(&a).Error; err != nil {
