@@ -72,8 +72,8 @@ type BasicAuth struct {
 	once      sync.Once
 	verifying chan struct{}
 	secret    []byte
-	mu     sync.Mutex
-	cache  map[string]cacheEntry
+	mu        sync.Mutex
+	cache     map[string]cacheEntry
 }
 
 type cacheEntry struct {
