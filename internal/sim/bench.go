@@ -38,6 +38,10 @@ type Bench struct {
 	CheapHash bool
 	// EnrolParallel is how many devices enrol at once (default 32).
 	EnrolParallel int
+	// OpenRate is how many Ping connections a second the holders open, in
+	// all (default 500): a faster ramp overflows the nodes' accept queues
+	// on a busy machine and the kernel drops connections.
+	OpenRate int
 }
 
 // StartBench starts PostgreSQL and nodes Airlock nodes for a measurement,
@@ -109,7 +113,11 @@ func (b *Bench) device(name string, u *User, servers []string, client *httpClien
 type IdleResult struct {
 	Devices, Users, Nodes int
 	Held, Early, Failed   int
-	Setup, Hold           time.Duration
+	// Closed: connections the server closed or reset without answering.
+	Closed int
+	// NodeFDs are the open files of each node with the Pings held.
+	NodeFDs     []int
+	Setup, Hold time.Duration
 	// Per node, summed over nodes: RSS after enrolment (no Ping held),
 	// with every Ping held, and the peak while enrolling (argon2id
 	// verifications of the devices' first requests).
@@ -141,15 +149,15 @@ func (r *IdleResult) Print(w io.Writer) {
 	if r.CheapHash {
 		hash = "cheap argon2id hash"
 	}
-	fmt.Fprintf(w, "idle Pings: %d devices of %d users (%s) on %d node(s), enrolled in %s; %d Pings held for %s by %d client process(es) (%d answered early, %d connections failed)\n",
-		r.Devices, r.Users, hash, r.Nodes, r.Setup.Round(time.Second), r.Held, r.Hold, r.Holders, r.Early, r.Failed)
+	fmt.Fprintf(w, "idle Pings: %d devices of %d users (%s) on %d node(s), enrolled in %s; %d Pings held for %s by %d client process(es) (%d answered early, %d closed or reset by the server without an answer, %d connections failed)\n",
+		r.Devices, r.Users, hash, r.Nodes, r.Setup.Round(time.Second), r.Held, r.Hold, r.Holders, r.Early, r.Closed, r.Failed)
 	fmt.Fprintf(w, "  server RSS (all nodes): %s freshly started, %s after enrolment, %s with the Pings held (peak %s)\n",
 		mib(r.FreshRSS), mib(r.BaselineRSS), mib(r.HeldRSS), mib(r.PeakRSS))
 	if r.Held > 0 {
 		fmt.Fprintf(w, "  %.1f KiB per held Ping over enrolled-and-idle; %.1f KiB per device over a fresh server\n",
 			r.PerPing()/1024, float64(r.HeldRSS-r.FreshRSS)/float64(r.Held)/1024)
 	}
-	fmt.Fprintf(w, "  highest node RSS while devices enrolled: %s; servers hold %d open files, %d threads\n", mib(r.EnrolPeakRSS), r.ServerFDs, r.Threads)
+	fmt.Fprintf(w, "  highest node RSS while devices enrolled: %s; servers hold %d open files %v, %d threads\n", mib(r.EnrolPeakRSS), r.ServerFDs, r.NodeFDs, r.Threads)
 	if r.Devices > 0 && r.DBOpen != nil {
 		fmt.Fprintf(w, "  PostgreSQL while opening the Pings (%s): %.1f transactions, %.1f table scans per Ping; while holding them for %s: %d transactions, %d table scans in all\n",
 			r.Opened.Round(time.Second), float64(r.DBOpen["transactions"])/float64(r.Devices), float64(r.DBOpen["table scans (seq+index)"])/float64(r.Devices),
@@ -241,7 +249,11 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 		return nil, err
 	}
 	opening := time.Now()
-	holders, err := startHolders(ctx, chunks)
+	rate := b.OpenRate
+	if rate <= 0 {
+		rate = 500
+	}
+	holders, err := startHolders(ctx, chunks, rate)
 	if err != nil {
 		return nil, err
 	}
@@ -292,18 +304,20 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 		res.Threads += s.Threads
 		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
 			res.ServerFDs += len(ents)
+			res.NodeFDs = append(res.NodeFDs, len(ents))
 		}
 	}
 	for _, p := range w.Summary() {
 		res.PeakRSS += p.Peak
 	}
 	for _, h := range holders {
-		held, early, err := h.check()
+		held, early, closed, err := h.check()
 		if err != nil {
 			return nil, err
 		}
 		res.Held += held
 		res.Early += early
+		res.Closed += closed
 	}
 	return res, nil
 }
@@ -316,14 +330,14 @@ type holder struct {
 	failed int
 }
 
-func startHolders(ctx context.Context, chunks [][]string) ([]*holder, error) {
+func startHolders(ctx context.Context, chunks [][]string, rate int) ([]*holder, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	var hs []*holder
 	for _, lines := range chunks {
-		cmd := exec.CommandContext(ctx, exe, "hold-pings")
+		cmd := exec.CommandContext(ctx, exe, "hold-pings", strconv.Itoa(max(rate/len(chunks), 1)))
 		cmd.Stderr = os.Stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
@@ -359,13 +373,13 @@ func startHolders(ctx context.Context, chunks [][]string) ([]*holder, error) {
 	return hs, nil
 }
 
-func (h *holder) check() (held, early int, err error) {
+func (h *holder) check() (held, early, closed int, err error) {
 	fmt.Fprintln(h.in, "CHECK")
 	if !h.out.Scan() {
-		return 0, 0, errors.New("holder process ended early")
+		return 0, 0, 0, errors.New("holder process ended early")
 	}
-	_, err = fmt.Sscanf(h.out.Text(), "RESULT %d %d", &held, &early)
-	return held, early, err
+	_, err = fmt.Sscanf(h.out.Text(), "RESULT %d %d %d", &held, &early, &closed)
+	return held, early, closed, err
 }
 
 func (h *holder) stop() {
@@ -378,7 +392,7 @@ func (h *holder) stop() {
 // writes the request, answers "READY held failed", then on "CHECK" counts
 // the connections that got an answer ("RESULT held early"), and closes
 // everything when its input ends.
-func HoldPings(stdin io.Reader, stdout io.Writer) error {
+func HoldPings(stdin io.Reader, stdout io.Writer, rate int) error {
 	if _, err := RaiseFileLimit(maxPerProcess + 1000); err != nil {
 		return err
 	}
@@ -408,7 +422,10 @@ func HoldPings(stdin io.Reader, stdout io.Writer) error {
 	}
 	conns := make([]net.Conn, len(jobs))
 	var failed atomic.Int64
+	tick := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	defer tick.Stop()
 	parallel(context.Background(), 64, len(jobs), func(i int) error {
+		<-tick.C
 		j := jobs[i]
 		dl := net.Dialer{Timeout: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(j.local)}}
 		c, err := dl.Dial("tcp", j.addr)
@@ -430,19 +447,24 @@ func HoldPings(stdin io.Reader, stdout io.Writer) error {
 		if sc.Text() != "CHECK" {
 			continue
 		}
-		held, early := 0, 0
+		held, early, closed := 0, 0, 0
 		for _, c := range conns {
 			if c == nil {
 				continue
 			}
 			c.SetReadDeadline(time.Now().Add(time.Millisecond))
-			if n, _ := c.Read(buf); n > 0 {
-				early++
-			} else {
-				held++
+			n, err := c.Read(buf)
+			var ne net.Error
+			switch {
+			case n > 0:
+				early++ // the server answered
+			case errors.As(err, &ne) && ne.Timeout():
+				held++ // nothing yet: the Ping is held
+			default:
+				closed++ // closed or reset without an answer
 			}
 		}
-		fmt.Fprintf(stdout, "RESULT %d %d\n", held, early)
+		fmt.Fprintf(stdout, "RESULT %d %d %d\n", held, early, closed)
 	}
 	for _, c := range conns {
 		if c != nil {

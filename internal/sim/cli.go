@@ -57,7 +57,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ok, err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "hold-pings":
 		// Internal: a child process of "bench idle".
-		ok, err = true, HoldPings(os.Stdin, stdout)
+		rate := 500
+		if len(args) > 1 {
+			rate, _ = strconv.Atoi(args[1])
+		}
+		ok, err = true, HoldPings(os.Stdin, stdout, rate)
 	default:
 		err = fmt.Errorf("unknown command %q (run, fault-run, bench)", args[0])
 	}
@@ -255,6 +259,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 	nodes := 1
 	cheap := false
 	enrolParallel := 32
+	openRate := 500
 	switch what {
 	case "idle":
 		devices := fs.Int("devices", 10000, "devices holding a Ping")
@@ -262,6 +267,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 		hold := fs.Duration("hold", 30*time.Second, "how long the Pings are held while memory is sampled")
 		fs.IntVar(&nodes, "nodes", 1, "nodes the devices are spread over (at most 15,000 Pings each here)")
 		fs.IntVar(&enrolParallel, "enrol-parallel", 32, "devices enrolling at once")
+		fs.IntVar(&openRate, "open-rate", 500, "Ping connections opened per second")
 		fs.BoolVar(&cheap, "cheap-hash", true, "store the users' passwords with a cheap argon2id cost (enrolment would otherwise measure argon2id)")
 		run = func(b *Bench) (any, error) {
 			u := *users
@@ -336,7 +342,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 	if err != nil {
 		return false, err
 	}
-	b.CheapHash, b.EnrolParallel = cheap, enrolParallel
+	b.CheapHash, b.EnrolParallel, b.OpenRate = cheap, enrolParallel, openRate
 	defer b.Stop()
 	res, err := run(b)
 	if errors.Is(err, errFigureFailed) {
