@@ -104,6 +104,9 @@ type Config struct {
 	// Oracle adds a fresh device per user that syncs from key 0 at every
 	// check; its view is compared with the database.
 	Oracle bool
+	// EveryActionOnce has every device take each action once when the load
+	// starts, so a short run exercises every command whatever the dice.
+	EveryActionOnce bool
 	// Password of every simulated user; Prefix and Domain make the
 	// addresses (prefix-u001@domain).
 	Password, Prefix, Domain string
@@ -726,6 +729,13 @@ func (r *Runner) deviceLoop(ctx context.Context, d *Device) {
 		}
 		r.stats.Error("device", short(err))
 		sleep(ctx, time.Second)
+	}
+	if r.cfg.EveryActionOnce {
+		for _, a := range []Action{ActChange, ActDelete, ActMove, ActSend} {
+			if _, err := d.Do(ctx, a); err != nil {
+				fail(err)
+			}
+		}
 	}
 loop:
 	for ctx.Err() == nil {

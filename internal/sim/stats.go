@@ -18,6 +18,7 @@ import (
 type Stats struct {
 	mu     sync.Mutex
 	start  time.Time
+	sent   map[string]int64 // requests sent, finished or not
 	cmds   map[string]*cmdStats
 	errs   map[string]int64
 	events map[string]int64
@@ -30,7 +31,7 @@ type cmdStats struct {
 
 // NewStats starts the clock of a run.
 func NewStats() *Stats {
-	return &Stats{start: time.Now(), cmds: map[string]*cmdStats{}, errs: map[string]int64{}, events: map[string]int64{}}
+	return &Stats{start: time.Now(), sent: map[string]int64{}, cmds: map[string]*cmdStats{}, errs: map[string]int64{}, events: map[string]int64{}}
 }
 
 // Reset restarts the clock and forgets every sample (after a set-up phase
@@ -39,9 +40,18 @@ func (s *Stats) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.start = time.Now()
+	s.sent = map[string]int64{}
 	s.cmds = map[string]*cmdStats{}
 	s.errs = map[string]int64{}
 	s.events = map[string]int64{}
+}
+
+// Sent records a request of cmd on its way (it may never finish: a Ping
+// cancelled for a checkpoint, a connection cut).
+func (s *Stats) Sent(cmd string) {
+	s.mu.Lock()
+	s.sent[cmd]++
+	s.mu.Unlock()
 }
 
 // Request records one completed request of cmd.
@@ -95,6 +105,7 @@ type CommandSummary struct {
 // Summary is the request and error part of a report.
 type Summary struct {
 	Elapsed  time.Duration
+	Sent     map[string]int64 // requests sent per command, finished or not
 	Commands []CommandSummary
 	Errors   map[string]int64
 	Events   map[string]int64
@@ -105,7 +116,10 @@ func (s *Stats) Summary() Summary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el := time.Since(s.start)
-	out := Summary{Elapsed: el, Errors: map[string]int64{}, Events: map[string]int64{}}
+	out := Summary{Elapsed: el, Sent: map[string]int64{}, Errors: map[string]int64{}, Events: map[string]int64{}}
+	for k, v := range s.sent {
+		out.Sent[k] = v
+	}
 	for k, v := range s.errs {
 		out.Errors[k] = v
 	}

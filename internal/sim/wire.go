@@ -366,6 +366,7 @@ func (c *Conn) once(ctx context.Context, srv int, cmd string, body []byte, cut b
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/vnd.ms-sync.wbxml")
 	}
+	c.Stats.Sent(cmd)
 	start := time.Now()
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
