@@ -31,6 +31,9 @@ import (
 // ServerId (MS-ASCAL 2.2.2.22, MS-ASAIRS 2.2.2.25), and every element it
 // leaves out of a Change keeps its value ("ghosted", MS-ASCAL 3.1.5.3).
 //
+// From 16.0 an event carries files (AirSyncBase:Attachments), kept as the
+// item's attachments (calendar_attachments.go).
+//
 // Bad input fails the item only (Sync Status 6): an invalid Timezone blob,
 // a Recurrence that cannot be stored (Until before the start...), an
 // InstanceId that is not an occurrence of the series.
@@ -173,6 +176,16 @@ func writeEvent(app *etree.Element, e *pim.Event, it *store.Item, o renderOpts) 
 		addIf(app, "Calendar:OnlineMeetingConfLink", e.OnlineMeetingConfLink)
 		addIf(app, "Calendar:OnlineMeetingExternalLink", e.OnlineMeetingLink)
 	}
+	if v >= V160 && it != nil && len(it.Attachments) > 0 {
+		writeAttachments(app, it.Attachments) // MS-ASCAL 2.2.2.7 (16.0+)
+	}
+}
+
+// keepAttachments carries the event's files (calendar_attachments.go) to
+// its replacement, so that a later attachment edit in the same request
+// starts from them.
+func keepAttachments(it, cur *store.Item) {
+	it.Attachments, it.HasAttachments = cur.Attachments, cur.HasAttachments
 }
 
 // writeLocation is Calendar:Location up to 14.1, airsyncbase:Location
@@ -201,6 +214,12 @@ func writeAttendees(parent *etree.Element, as []pim.Attendee, v Version) {
 			add(at, "Calendar:AttendeeStatus", itoa(a.Status))
 		}
 		add(at, "Calendar:AttendeeType", itoa(max(a.Type, pim.AttendeeRequired)))
+		if v >= V161 && !a.ProposedStart.IsZero() {
+			// A new time this attendee proposed (MS-ASCMD 2.2.3.141,
+			// MeetingResponse namespace).
+			add(at, "MeetingResponse:ProposedStartTime", compact(a.ProposedStart))
+			add(at, "MeetingResponse:ProposedEndTime", compact(a.ProposedEnd))
+		}
 	}
 }
 
@@ -499,6 +518,9 @@ func parseEvent(app *etree.Element, cur *pim.Event, o renderOpts) (*pim.Event, e
 	}
 	if cu := text(app, "Calendar:ClientUid"); cu != "" {
 		e.ClientUID = cu
+		if cur == nil && e.UID == "" {
+			e.UID = clientUIDKey(cu) // finds a repeated Add (calendar_clientuid.go)
+		}
 	}
 	if t, ok, err := calTimeOf(app, "Calendar:DtStamp"); err != nil {
 		return nil, err
@@ -694,6 +716,7 @@ func (calendarCodec) parseChange(app *etree.Element, cur *store.Item, o renderOp
 	it, err := e.ToItem(cur.UserID, cur.FolderID)
 	if err == nil {
 		it.ID = cur.ID
+		keepAttachments(it, cur)
 	}
 	return store.FlagChange{}, it, convErr(err)
 }
@@ -773,5 +796,6 @@ func (calendarCodec) deleteInstance(cmd *etree.Element, cur *store.Item, o rende
 		return nil, true, convErr(err)
 	}
 	it.ID = cur.ID
+	keepAttachments(it, cur)
 	return it, true, nil
 }

@@ -2,6 +2,7 @@ package activesync
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/mail"
@@ -14,6 +15,7 @@ import (
 
 	"airlock/activesync/wbxml"
 	"airlock/message"
+	"airlock/sms"
 	"airlock/store"
 )
 
@@ -45,6 +47,8 @@ type renderOpts struct {
 	Version Version
 	// User owns the mailbox (the organizer of the events they create).
 	User *store.User
+	// SMS writes and reads the parties of SMS items (issue 9, sms.go).
+	SMS sms.Addresses
 }
 
 // instanceDeleter is a class whose Delete may name one occurrence of a
@@ -80,6 +84,8 @@ func codecFor(c store.Class) classCodec {
 		return contactsCodec{}
 	case store.ClassCalendar:
 		return calendarCodec{}
+	case store.ClassSMS: // issue 9 (sms.go)
+		return smsCodec{}
 	}
 	return nil
 }
@@ -110,6 +116,10 @@ func (emailCodec) write(app *etree.Element, it *store.Item, raw []byte, full boo
 	}
 	addIf(app, "Email:To", it.ToAddrs)
 	addIf(app, "Email:Cc", it.CcAddrs)
+	if v >= V160 {
+		// Only drafts and the sender's own Sent Items copy have one.
+		addIf(app, "Email2:Bcc", it.BccAddrs)
+	}
 	addIf(app, "Email:From", it.FromAddr)
 	add(app, "Email:Subject", it.Subject)
 	addIf(app, "Email:ReplyTo", it.ReplyTo)
@@ -142,6 +152,9 @@ func (emailCodec) write(app *etree.Element, it *store.Item, raw []byte, full boo
 			wbxml.SetBytes(app.CreateElement("Email2:ConversationIndex"), it.ConversationIndex)
 		}
 		writeLastVerb(app, it)
+		if it.ReceivedAsBcc {
+			add(app, "Email2:ReceivedAsBcc", "1") // MS-ASEMAIL 2.2.2.65
+		}
 		writeCategories(app, "Email", it.Categories)
 	}
 	if v >= V160 {
@@ -198,16 +211,6 @@ func displayNames(list string) string {
 		names = append(names, firstNonEmpty(a.Name, a.Address))
 	}
 	return strings.Join(names, "; ")
-}
-
-// writeFlag is MS-ASEMAIL 2.2.2.34 Flag. An empty Flag clears it.
-func writeFlag(app *etree.Element, it *store.Item) {
-	f := app.CreateElement("Email:Flag")
-	if it.FlagStatus == flagCleared {
-		return
-	}
-	add(f, "Email:Status", itoa(it.FlagStatus))
-	add(f, "Email:FlagType", "for Follow Up")
 }
 
 // writeCategories is MS-ASEMAIL 2.2.2.14 Categories (and its namesakes in
@@ -287,7 +290,7 @@ func writeBody(app *etree.Element, it *store.Item, raw []byte, o renderOpts, smi
 	if opts == nil {
 		opts = &syncOptions{}
 	}
-	text, html, err := message.Bodies(raw)
+	text, html, err := renderedBodies.bodies(raw) // bodycache.go
 	if err != nil {
 		text = ""
 	}
@@ -306,6 +309,10 @@ func writeBody(app *etree.Element, it *store.Item, raw []byte, o renderOpts, smi
 		if pref.TruncationSize == 0 && opts.MIMETruncation > 0 && opts.MIMETruncation-1 < len(mimeTruncationSizes) {
 			pref.TruncationSize = max(mimeTruncationSizes[opts.MIMETruncation-1], 1)
 		}
+	case bodyRTF:
+		// MS-ASAIRS 2.2.2.20.1: RTF goes base64-encoded, as compressed
+		// RTF (MS-OXRTFCP), rendered from the text (rtf.go).
+		data = []byte(base64.StdEncoding.EncodeToString(compressRTF(rtfFromText(text))))
 	case bodyHTML:
 		if html == "" {
 			html = "<html><body><pre>" + htmlEscape(text) + "</pre></body></html>"
@@ -318,6 +325,10 @@ func writeBody(app *etree.Element, it *store.Item, raw []byte, o renderOpts, smi
 	body := app.CreateElement("AirSyncBase:Body")
 	add(body, "AirSyncBase:Type", itoa(pref.Type))
 	add(body, "AirSyncBase:EstimatedDataSize", strconv.Itoa(len(data)))
+	if pref.Type == bodyRTF {
+		// Cut compressed RTF cannot be read: it goes whole.
+		pref.TruncationSize, pref.AllOrNone = 0, false
+	}
 	send, truncated := truncateBody(data, pref, pref.Type != bodyMIME)
 	if truncated {
 		add(body, "AirSyncBase:Truncated", "1")
@@ -363,10 +374,10 @@ func chooseBodyPref(o *syncOptions, native int, smime bool) (bodyPref, bool) {
 		return p, true
 	}
 	p := o.BodyPrefs[0]
-	if p.Type == bodyRTF || p.Type == bodyMIME {
-		p.Type = bodyPlain // RTF is not served; MIME only with MIMESupport
+	if p.Type == bodyMIME {
+		p.Type = bodyPlain // MIME only with MIMESupport
 	}
-	return p, true
+	return p, true // RTF (3) only when the device asks for nothing else
 }
 
 // truncateBody applies TruncationSize and AllOrNone (MS-ASAIRS 2.2.2.40.1,
@@ -396,12 +407,13 @@ func truncateRunes(s string, n int) string {
 }
 
 func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+	return htmlEscaper.Replace(s) // bodycache.go
 }
 
 // parseAdd: a device may not add mail through Sync (mail arrives by
-// SendMail or delivery; 16.x drafts are not supported yet): MS-ASCMD
-// 2.2.3.177.17 Status 6 for the item.
+// SendMail or delivery): MS-ASCMD 2.2.3.177.17 Status 6 for the item. The
+// one exception, a 16.x device's draft in Drafts, never reaches here: the
+// Sync engine hands it to parseDraft (drafts.go).
 func (emailCodec) parseAdd(app *etree.Element, o renderOpts) (*store.Item, []byte, error) {
 	return nil, nil, errConversion
 }
@@ -415,15 +427,9 @@ func (emailCodec) parseChange(app *etree.Element, cur *store.Item, o renderOpts)
 		ch.Read = &b
 	}
 	if el := child(app, "Email:Flag"); el != nil {
-		st := flagCleared
-		if s := text(el, "Email:Status"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 || n > 2 {
-				return ch, nil, errConversion
-			}
-			st = n
+		if err := flagChange(el, &ch); err != nil {
+			return ch, nil, err
 		}
-		ch.FlagStatus = &st
 	}
 	if o.Version >= V140 {
 		ch.Categories = categoriesJSON(child(app, "Email:Categories"), "Email")

@@ -20,6 +20,7 @@ import (
 	"airlock/activesync/wbxml"
 	"airlock/delivery"
 	"airlock/devices"
+	"airlock/sms"
 	"airlock/store"
 )
 
@@ -51,6 +52,8 @@ type Response struct {
 	Body        io.Reader
 	ContentType string
 	Header      http.Header
+	// wait is a Ping that waits before it has its answer (ping.go).
+	wait *pingWait
 }
 
 // Command describes one EAS command for the dispatcher.
@@ -81,6 +84,7 @@ type Handler struct {
 	notifier Notifier      // wakes Sync with Wait (and Ping); nil: they just wait
 	push     *pushState    // held Pings (ping.go)
 	mail     MailSubmitter // SendMail, SmartReply, SmartForward (sendmail.go)
+	sms      sms.Addresses // the SMS domain, for SMS items' parties (sms.go)
 	// PanicsRecovered counts panics caught at the edge; tests fail when it
 	// is not zero.
 	PanicsRecovered atomic.Int64
@@ -106,6 +110,10 @@ type Options struct {
 	// Mail stores and sends what devices send (delivery.Service). Nil
 	// delivers to local recipients only.
 	Mail MailSubmitter
+	// SMSDomain is where numbers are written as mail addresses
+	// ("+447700900123@" SMSDomain) in SMS items (issue 9); default
+	// "sms.invalid".
+	SMSDomain string
 }
 
 // New builds the handler with every command of the table.
@@ -121,8 +129,12 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{auth: o.Authenticator, devices: o.Devices, store: o.Store, log: o.Log, limits: o.Limits, commands: map[string]*Command{}}
 	h.notifier = o.Notifier
-	h.push = newPushState(o.Ping)
+	h.push = newPushState(o.Ping, o.Notifier)
 	h.mail = o.Mail
+	h.sms = sms.Addresses{Domain: o.SMSDomain}
+	if h.sms.Domain == "" {
+		h.sms.Domain = "sms.invalid"
+	}
 	if h.mail == nil {
 		h.mail = &delivery.Service{Store: o.Store, Log: o.Log}
 	}
@@ -186,10 +198,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		log = req.Log
 		req.arrival = h.push.arrive(req.Device.ID) // ends a Ping the device holds
-		defer h.push.leave(req.Device.ID, req.arrival)
+		detached := false
+		defer func() {
+			if !detached { // a detached Ping leaves when its wait ends
+				h.push.leave(req.Device.ID, req.arrival)
+			}
+		}()
 		cmd := h.commands[req.Query.Cmd]
 		var resp *Response
 		resp, err = cmd.Run(r.Context(), req)
+		if err == nil && resp != nil && resp.wait != nil {
+			if detached = h.detach(w, r, resp.wait); detached {
+				return // the Ping waits on its own; ping_detach.go
+			}
+			resp = resp.wait.run(r.Context(), r.Context().Done())
+		}
 		if err == nil && cmd.Name == "Sync" && req.Access.State == store.DeviceAllowed {
 			h.devices.SyncCompleted(r.Context(), req.Device)
 		}

@@ -34,7 +34,8 @@ const (
 const maxItemOperations = 100
 
 // itemOperations serves MS-ASCMD 2.2.1.10 ItemOperations: Fetch of items
-// (CollectionId+ServerId) and attachments (FileReference) of the user's
+// (CollectionId+ServerId, or a Search result's LongId) and attachments
+// (FileReference) of the user's
 // mailbox, and EmptyFolderContents. Document libraries (LinkId, UNC or
 // http(s) or file URLs, Store "DocumentLibrary") are never accessed: the
 // Fetch gets Status 9 and the attempt is audited (the "PEAS" attack,
@@ -124,18 +125,25 @@ func (h *Handler) ioFetch(ctx context.Context, r *Request, op *etree.Element, pa
 		return h.ioFetchAttachment(ctx, r, el, ref, op, parts)
 	}
 	coll, sid := text(op, "AirSync:CollectionId"), text(op, "AirSync:ServerId")
-	if sid == "" {
-		if text(op, "Search:LongId") != "" {
-			return status(ioNotFound), nil // search results are not kept
-		}
+	longID := text(op, "Search:LongId")
+	if sid == "" && longID == "" {
 		return status(ioProtocolError), nil
 	}
 	add(el, "ItemOperations:Status", itoa(ioOK))
-	add(el, "AirSync:CollectionId", coll)
-	add(el, "AirSync:ServerId", sid)
+	ref := sid
+	if sid != "" {
+		add(el, "AirSync:CollectionId", coll)
+		add(el, "AirSync:ServerId", sid)
+	} else {
+		// MS-ASCMD 2.2.3.98.1: a Search result, named by its LongId, which
+		// is our item id (search.go); the answer names it the same way
+		// (2.2.3.67.1). The item may be in any of the user's folders.
+		add(el, "Search:LongId", longID)
+		ref, coll = longID, ""
+	}
 	var it *store.Item
 	var raw []byte
-	if id, ok := parseItemID(sid); ok {
+	if id, ok := parseItemID(ref); ok {
 		got, err := h.store.ItemByID(ctx, r.User.ID, id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err

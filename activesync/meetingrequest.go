@@ -27,8 +27,13 @@ func isMeetingMessage(class string) bool {
 // recurrence, time zone and GlobalObjId, read from the message's
 // text/calendar part. Nothing is written when there is no readable
 // calendar part.
+//
+// A new time proposal (a response carrying an iTIP COUNTER) gets it too
+// from 16.1, with the proposal as ProposedStartTime/EndTime (MS-ASCMD
+// 2.2.3.141) beside the meeting's own times.
 func writeMeetingRequest(app *etree.Element, it *store.Item, raw []byte, o renderOpts) {
-	if raw == nil || !isMeetingMessage(it.MessageClass) {
+	counter := o.Version >= V161 && strings.HasPrefix(it.MessageClass, "IPM.Schedule.Meeting.Resp.")
+	if raw == nil || !(isMeetingMessage(it.MessageClass) || counter) {
 		return
 	}
 	ics := scheduling.CalendarPart(raw)
@@ -36,8 +41,11 @@ func writeMeetingRequest(app *etree.Element, it *store.Item, raw []byte, o rende
 		return
 	}
 	method, e, err := pim.ParseITIP(ics)
-	if err != nil {
+	if err != nil || (counter && (method != pim.MethodCounter || len(e.Attendees) != 1)) {
 		return
+	}
+	if !e.RecurrenceID.IsZero() && method != pim.MethodCounter {
+		return // one occurrence alone (InstanceType 2/3): not produced
 	}
 	v := o.Version
 	loc := eventZone(e)
@@ -87,7 +95,7 @@ func writeMeetingRequest(app *etree.Element, it *store.Item, raw []byte, o rende
 	if v >= V140 && e.DisallowNewTimeProposal {
 		add(mr, "Email:DisallowNewTimeProposal", "1")
 	}
-	if v >= V141 {
+	if v >= V141 && method != pim.MethodCounter {
 		mt := "1" // initial request
 		if e.Sequence > 0 {
 			mt = "2" // full update
@@ -96,6 +104,11 @@ func writeMeetingRequest(app *etree.Element, it *store.Item, raw []byte, o rende
 			mt = "0"
 		}
 		add(mr, "Email2:MeetingMessageType", mt)
+	}
+	if method == pim.MethodCounter {
+		p := e.Attendees[0]
+		add(mr, "MeetingResponse:ProposedStartTime", compact(p.ProposedStart))
+		add(mr, "MeetingResponse:ProposedEndTime", compact(p.ProposedEnd))
 	}
 }
 

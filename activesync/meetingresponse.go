@@ -25,7 +25,9 @@ const (
 // accepts (1), tentatively accepts (2) or declines (3) a meeting, named by
 // the meeting request in a mail folder or by the meeting in a calendar
 // (CollectionId and RequestId, or a Search LongId), optionally one
-// occurrence (InstanceId, 14.1+).
+// occurrence (InstanceId, 14.1+), optionally with a new time proposed
+// (SendResponse ProposedStartTime/EndTime, 16.1: the organizer gets a
+// COUNTER; a meeting that disallows proposals answers Status 2).
 //
 // The user's calendar takes the answer (scheduling.Respond); a colleague
 // who organised it sees it in the meeting's attendee list; the request
@@ -106,8 +108,8 @@ func (h *Handler) respondOne(ctx context.Context, r *Request, sched *scheduling.
 			return 0, 0, err
 		}
 		method, ev, err := pim.ParseITIP(scheduling.CalendarPart(raw))
-		if err != nil || (method != "" && method != pim.MethodRequest) {
-			return mrInvalidRequest, 0, nil
+		if err != nil || (method != "" && method != pim.MethodRequest) || !ev.RecurrenceID.IsZero() {
+			return mrInvalidRequest, 0, nil // a request for one occurrence alone is not answerable here
 		}
 		e, request = ev, it
 	default:
@@ -125,6 +127,9 @@ func (h *Handler) respondOne(ctx context.Context, r *Request, sched *scheduling.
 		if !ok {
 			return mrInvalidRequest, 0, nil
 		}
+		if e.AllDay {
+			t = dateOfLocal(t, eventZone(e)) // local midnight names the stored date
+		}
 		if e.RRule == "" || !e.IsOccurrence(t) {
 			return mrInvalidRequest, 0, nil
 		}
@@ -133,9 +138,13 @@ func (h *Handler) respondOne(ctx context.Context, r *Request, sched *scheduling.
 	if sr := child(rq, "MeetingResponse:SendResponse"); sr != nil && r.Version >= V160 {
 		a.Notify = true
 		a.Comment = readBody(sr)
+		var ok bool
+		if a.ProposedStart, a.ProposedEnd, ok = proposal(sr, e, r.Version); !ok {
+			return mrInvalidRequest, 0, nil
+		}
 	}
 	calID, err := sched.Respond(ctx, r.User, e, a)
-	if errors.Is(err, scheduling.ErrNotAMeeting) {
+	if errors.Is(err, scheduling.ErrNotAMeeting) || errors.Is(err, scheduling.ErrProposalRefused) {
 		return mrInvalidRequest, 0, nil
 	}
 	if err != nil {
@@ -153,6 +162,31 @@ func (h *Handler) respondOne(ctx context.Context, r *Request, sched *scheduling.
 		calID = 0
 	}
 	return mrOK, calID, nil
+}
+
+// proposal reads a new time proposal (MS-ASCMD 2.2.3.141
+// ProposedStartTime, 2.2.3.140 ProposedEndTime, 16.1) from SendResponse:
+// zero times for none; ok is false for a malformed one. An end without a
+// start is malformed; a start alone keeps the meeting's length.
+func proposal(sr *etree.Element, e *pim.Event, v Version) (start, end time.Time, ok bool) {
+	if v < V161 {
+		return time.Time{}, time.Time{}, true
+	}
+	s, e2 := text(sr, "MeetingResponse:ProposedStartTime"), text(sr, "MeetingResponse:ProposedEndTime")
+	if s == "" {
+		return time.Time{}, time.Time{}, e2 == ""
+	}
+	start, ok = parseEASTime(s)
+	if !ok {
+		return time.Time{}, time.Time{}, false
+	}
+	end = start.Add(e.End.Sub(e.Start))
+	if e2 != "" {
+		if end, ok = parseEASTime(e2); !ok || end.Before(start) {
+			return time.Time{}, time.Time{}, false
+		}
+	}
+	return start.UTC(), end.UTC(), true
 }
 
 // committed sends the meeting mail of what the user, as organizer, did to

@@ -3,6 +3,7 @@ package activesync
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,10 @@ type PingOptions struct {
 	MinHeartbeat, MaxHeartbeat time.Duration
 	// MaxFolders is the most folders one Ping may watch; default 300.
 	MaxFolders int
+	// KeepInHandler keeps held Pings inside net/http's handler instead of
+	// taking their connections over (ping_detach.go): each then costs
+	// several times the memory. For tests of that path.
+	KeepInHandler bool
 }
 
 func (o *PingOptions) defaults() {
@@ -54,16 +59,29 @@ func (o *PingOptions) defaults() {
 // pushState tracks the Pings this node holds: at most one per device, ended
 // when the device sends anything else (a newer request supersedes it) or
 // when the server shuts down.
+//
+// Across nodes, a newer request on another node ends the Ping too
+// (ping_crossnode.go).
 type pushState struct {
 	opts PingOptions
+	bus  arrivalBus // nil: one node
 
 	mu     sync.Mutex
 	seq    uint64
 	latest map[int64]uint64    // device -> sequence of its newest request in flight
 	held   map[int64]*heldPing // device -> its held Ping
-	stop   chan struct{}       // closed by EndHeldRequests
-	once   sync.Once
-	count  atomic.Int64 // Pings held now
+	// Across nodes, for devices with a request in flight only:
+	echoed      map[int64]uint64 // device -> newest own request whose announcement came back
+	superseded  map[int64]uint64 // device -> newest own request a newer one on another node ended
+	stop        chan struct{}    // closed by EndHeldRequests
+	once        sync.Once
+	count       atomic.Int64 // Pings held now
+	unsubscribe func()
+	// RemoteSuperseded counts Pings ended by a newer request on another
+	// node.
+	remoteSuperseded atomic.Int64
+	// detached counts the Pings waiting outside net/http (ping_detach.go).
+	detached sync.WaitGroup
 }
 
 type heldPing struct {
@@ -71,23 +89,37 @@ type heldPing struct {
 	done chan struct{} // closed when superseded
 }
 
-func newPushState(o PingOptions) *pushState {
+// newPushState returns the Ping bookkeeping; when n also carries request
+// arrivals between nodes (push.Broker on PostgreSQL), a newer request of a
+// device on another node ends its Ping here.
+func newPushState(o PingOptions, n Notifier) *pushState {
 	o.defaults()
-	return &pushState{opts: o, latest: map[int64]uint64{}, held: map[int64]*heldPing{}, stop: make(chan struct{})}
+	p := &pushState{opts: o, latest: map[int64]uint64{}, held: map[int64]*heldPing{}, stop: make(chan struct{}),
+		echoed: map[int64]uint64{}, superseded: map[int64]uint64{}}
+	if bus, ok := n.(arrivalBus); ok && bus.CrossNode() {
+		p.bus = bus
+		p.unsubscribe = bus.OnArrival(p.heard)
+	}
+	return p
 }
 
 // arrive notes a new admitted request of a device and ends the Ping the
-// device holds, if any. It returns the request's sequence number.
+// device holds, if any. It returns the request's sequence number. Across
+// nodes it announces the request before returning.
 func (p *pushState) arrive(devicePK int64) uint64 {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.seq++
-	p.latest[devicePK] = p.seq
+	seq := p.seq
+	p.latest[devicePK] = seq
 	if hp := p.held[devicePK]; hp != nil {
 		close(hp.done)
 		delete(p.held, devicePK)
 	}
-	return p.seq
+	p.mu.Unlock()
+	if p.bus != nil {
+		p.bus.Announce(devicePK, seq)
+	}
+	return seq
 }
 
 // leave forgets a finished request.
@@ -96,15 +128,18 @@ func (p *pushState) leave(devicePK int64, seq uint64) {
 	defer p.mu.Unlock()
 	if p.latest[devicePK] == seq {
 		delete(p.latest, devicePK)
+		delete(p.echoed, devicePK)
+		delete(p.superseded, devicePK)
 	}
 }
 
 // hold registers a Ping about to wait. It returns nil when a newer request
-// of the device already arrived: the Ping must end at once.
+// of the device already arrived, here or on another node: the Ping must end
+// at once.
 func (p *pushState) hold(devicePK int64, seq uint64) *heldPing {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.latest[devicePK] != seq {
+	if p.latest[devicePK] != seq || p.superseded[devicePK] >= seq {
 		return nil
 	}
 	hp := &heldPing{seq: seq, done: make(chan struct{})}
@@ -125,12 +160,21 @@ func (p *pushState) release(devicePK int64, hp *heldPing) {
 // once. Call it when the server shuts down, before waiting for requests to
 // finish.
 func (h *Handler) EndHeldRequests() {
-	h.push.once.Do(func() { close(h.push.stop) })
+	h.push.once.Do(func() {
+		close(h.push.stop)
+		if h.push.unsubscribe != nil {
+			h.push.unsubscribe()
+		}
+	})
 }
 
 // HeldPings returns how many Pings this handler holds now, waiting for a
 // change.
 func (h *Handler) HeldPings() int64 { return h.push.count.Load() }
+
+// PingsSupersededRemotely returns how many held Pings a newer request of the
+// same device on another node has ended.
+func (h *Handler) PingsSupersededRemotely() int64 { return h.push.remoteSuperseded.Load() }
 
 // pingRequest is a parsed Ping body: zero fields were absent.
 type pingRequest struct {
@@ -202,6 +246,10 @@ func pingResponse(status int) (*Response, func(name, value string)) {
 // re-reads the watched folders' counters only when woken. It subscribes
 // before reading the counters it compares against, so a change that
 // commits in between is seen either in the counters or as a wake-up.
+// Once the checks pass it returns a Response carrying a pingWait, and
+// ServeHTTP runs the wait: on the connection taken over from net/http
+// when it can (ping_detach.go), so a held Ping costs a few KB, not the
+// request with net/http's buffers and goroutines.
 func (h *Handler) ping(ctx context.Context, r *Request) (*Response, error) {
 	opts := h.push.opts
 	pr, ok := parsePing(r)
@@ -274,73 +322,124 @@ func (h *Handler) ping(ctx context.Context, r *Request) (*Response, error) {
 		resp, _ := pingResponse(pingExpired) // superseded before it began
 		return resp, nil
 	}
-	defer h.push.release(r.Device.ID, hp)
-	var changes <-chan int64
+	w := &pingWait{h: h, log: r.Log, userID: r.User.ID, devicePK: r.Device.ID, folders: folders,
+		heartbeat: time.Duration(heartbeat) * time.Second, hp: hp}
 	if h.notifier != nil {
-		ch, cancel := h.notifier.Subscribe(r.User.ID, folders)
-		defer cancel()
-		changes = ch
+		w.changes, w.cancel = h.notifier.Subscribe(r.User.ID, folders)
 	}
-	base, err := h.store.FolderCounters(ctx, r.User.ID, folders)
-	if err != nil {
-		return fail(err)
+	if resp, err := w.begin(ctx, r); resp != nil || err != nil {
+		w.end()
+		if err != nil {
+			return fail(err)
+		}
+		return resp, nil
 	}
-	baseHier, err := h.store.HierarchyCounter(ctx, r.User.ID)
-	if err != nil {
-		return fail(err)
+	// Not needed while waiting: keep idle Pings small. ServeHTTP runs
+	// the wait, on the connection it takes over from net/http when it
+	// can (ping_detach.go).
+	r.Doc, r.Raw = nil, nil
+	h.push.count.Add(1) // waiting from here on; end undoes it
+	return &Response{wait: w}, nil
+}
+
+// pingWait is a Ping that passed its checks and waits for a change. It
+// keeps only what the wait needs, not the request: a node holds tens of
+// thousands of these.
+type pingWait struct {
+	h                *Handler
+	log              *slog.Logger
+	userID, devicePK int64
+	folders          []int64
+	heartbeat        time.Duration
+	hp               *heldPing
+	changes          <-chan int64 // nil without a Notifier
+	cancel           func()       // ends the subscription
+	base             map[int64]int64
+	baseHier         int64
+}
+
+// begin reads the counters the wait compares against (after subscribing,
+// so a change committed in between is seen either here or as a wake-up).
+// It returns the answer when there is one already.
+func (w *pingWait) begin(ctx context.Context, r *Request) (*Response, error) {
+	var err error
+	if w.base, err = w.h.store.FolderCounters(ctx, w.userID, w.folders); err != nil {
+		return nil, err
+	}
+	if w.baseHier, err = w.h.store.HierarchyCounter(ctx, w.userID); err != nil {
+		return nil, err
 	}
 	// Anything the device has not synced yet is a change now (MS-ASCMD
 	// 3.1.5.8: against the last SyncKey the device was given).
-	changed, err := h.unsyncedFolders(ctx, r, folders, base)
+	changed, err := w.h.unsyncedFolders(ctx, r, w.folders, w.base)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if len(changed) > 0 {
 		return changedResponse(changed), nil
 	}
+	return nil, nil
+}
 
-	timer := time.NewTimer(time.Duration(heartbeat) * time.Second)
+// end releases what the Ping holds: the device's slot, the subscription.
+func (w *pingWait) end() {
+	w.h.push.release(w.devicePK, w.hp)
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// run waits until a watched folder changes (Status 2), the hierarchy
+// changes (7), the heartbeat ends, a newer request of the device or the
+// server's shutdown ends the Ping, or gone is closed because the device
+// went away (all 1). ctx serves the queries of a wake-up.
+func (w *pingWait) run(ctx context.Context, gone <-chan struct{}) *Response {
+	defer w.h.push.count.Add(-1)
+	defer w.end()
+	fail := func(err error) *Response {
+		w.log.Error("Ping", "err", err)
+		resp, _ := pingResponse(pingServerError)
+		return resp
+	}
+	timer := time.NewTimer(w.heartbeat)
 	defer timer.Stop()
-	r.Doc, r.Raw = nil, nil // not needed while waiting: keep idle Pings small
-	h.push.count.Add(1)     // waiting from here on
-	defer h.push.count.Add(-1)
 	for {
 		select {
-		case <-changes:
+		case <-w.changes:
 		case <-timer.C:
 			resp, _ := pingResponse(pingExpired)
-			return resp, nil
-		case <-hp.done:
-			r.Log.Debug("Ping superseded by a newer request of the device")
+			return resp
+		case <-w.hp.done:
+			w.log.Debug("Ping superseded by a newer request of the device")
 			resp, _ := pingResponse(pingExpired)
-			return resp, nil
-		case <-h.push.stop:
+			return resp
+		case <-w.h.push.stop:
 			resp, _ := pingResponse(pingExpired)
-			return resp, nil
-		case <-ctx.Done():
+			return resp
+		case <-gone:
 			resp, _ := pingResponse(pingExpired) // the device went away; nobody reads this
-			return resp, nil
+			return resp
 		}
-		hier, err := h.store.HierarchyCounter(ctx, r.User.ID)
+		hier, err := w.h.store.HierarchyCounter(ctx, w.userID)
 		if err != nil {
 			return fail(err)
 		}
-		if hier != baseHier {
+		if hier != w.baseHier {
 			resp, _ := pingResponse(pingHierarchy)
-			return resp, nil
+			return resp
 		}
-		now, err := h.store.FolderCounters(ctx, r.User.ID, folders)
+		now, err := w.h.store.FolderCounters(ctx, w.userID, w.folders)
 		if err != nil {
 			return fail(err)
 		}
-		changed = changed[:0]
-		for _, id := range folders {
-			if now[id] != base[id] {
+		var changed []int64
+		for _, id := range w.folders {
+			if now[id] != w.base[id] {
 				changed = append(changed, id)
 			}
 		}
 		if len(changed) > 0 {
-			return changedResponse(changed), nil
+			return changedResponse(changed)
 		}
 	}
 }

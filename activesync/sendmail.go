@@ -91,12 +91,21 @@ func (h *Handler) compose(ctx context.Context, r *Request, cmd string, kind deli
 			return nil, composeError(StatusMailSubmissionFailed, http.StatusInternalServerError, "message could not be composed", err)
 		}
 	}
-	res, err := h.mail.Submit(ctx, delivery.Submission{
+	sub := delivery.Submission{
 		User: r.User, ClientID: cr.ClientID, MIME: raw, SaveInSent: cr.SaveInSent,
 		Protocol: "HTTPS (ActiveSync " + r.Version.String() + ")", RemoteAddr: clientIP(r.HTTP),
-	})
+	}
+	if cr.ClientID == "" {
+		sub.Resend = resendKey(r.Device.ID, cmd, cr)
+	}
+	res, err := h.mail.Submit(ctx, sub)
 	switch {
 	case err == nil:
+	case errors.Is(err, delivery.ErrResent):
+		// The device sent this very message a moment ago and lost our
+		// answer (resend.go): it went out then; say so again.
+		r.Log.Info(cmd+": resend of a message already sent; not sent again", "window", sub.Resend.Window)
+		return &Response{}, nil
 	case errors.Is(err, delivery.ErrAlreadySent):
 		// MS-ASCMD 2.2.3.28.1: the ClientId identifies a resend after a
 		// lost response; nothing goes out twice.

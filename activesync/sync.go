@@ -172,7 +172,7 @@ func parseOptions(coll *etree.Element) (*syncOptions, bool) {
 			break
 		}
 	}
-	o := &syncOptions{}
+	o := &syncOptions{SMS: hasSMSOptions(all)} // issue 9 (sms.go)
 	var ok bool
 	if o.FilterType, ok = intText(el, "AirSync:FilterType", 0); !ok || o.FilterType < 0 || o.FilterType > 8 {
 		return nil, false
@@ -581,7 +581,7 @@ func inWindow(it *store.Item, cutoff time.Time) bool {
 		return true
 	}
 	switch it.Class {
-	case store.ClassEmail:
+	case store.ClassEmail, store.ClassSMS:
 		return it.DateReceived == nil || !it.DateReceived.Before(cutoff)
 	case store.ClassCalendar:
 		return it.EndTime == nil || !it.EndTime.Before(cutoff)
@@ -616,6 +616,8 @@ type pendingCmd struct {
 	// Before is the item as it was before a Change or Delete, when it was
 	// read (for a syncObserver).
 	Before *store.Item
+	// Draft is a 16.x device's draft Add or Change (drafts.go).
+	Draft *draftCmd
 }
 
 // replayEffect restores, before the scan, what a command applied by the
@@ -674,6 +676,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 		return nil, err
 	}
 	out.Folder = folder
+	c.Options = smsOptionsFor(c.Options, r.Version, folder) // issue 9 (sms.go)
 	key, initial, ok := parseSyncKey(c.SyncKey)
 	if !ok {
 		r.Log.Info("Sync with a malformed key", "collection", c.ID)
@@ -699,14 +702,16 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 		next.Problems = lk.Latest.Data.Problems
 	}
 	if c.Options != nil && !sameOptions(c.Options, &base.Options) {
-		if c.Options.FilterType != base.Options.FilterType {
+		// A new filter, or the SMS class asked for (issue 9), brings back
+		// what the device does not hold yet.
+		if c.Options.FilterType != base.Options.FilterType || (c.Options.SMS && !base.Options.SMS) {
 			next.Rescan = max(base.Since, base.Rescan)
 			next.Since = 0
 			next.Cutoff = 0
 		}
 		next.Options = *c.Options
 	}
-	out.Opts = renderOpts{Options: &next.Options, Version: r.Version, User: r.User}
+	out.Opts = renderOpts{Options: &next.Options, Version: r.Version, User: r.User, SMS: h.sms}
 	codec := codecFor(folder.Class)
 	quarantineView := quarantined(r)
 	nothing := codec == nil || (quarantineView && folder.Type != store.FolderInbox)
@@ -850,10 +855,43 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 					replayEffect(next, p)
 					break
 				}
-				it, raw, err := codec.parseAdd(app, out.Opts)
+				if draftsFolder(r, folder) {
+					if p.Status, err = h.draftOp(ctx, r, p, el, app, nil, &ops, store.SyncOp{Kind: store.SyncOpAdd, InFolder: folder.ID}); err != nil {
+						return nil, err
+					}
+					break
+				}
+				addCodec := addCodecFor(codec, el, folder, r.Version) // issue 9: <Class>SMS</Class> (sms.go)
+				if addCodec == nil {
+					p.Status = syncConversionError
+					break
+				}
+				it, raw, err := addCodec.parseAdd(app, out.Opts)
 				if err != nil {
 					p.Status = syncConversionError
 					break
+				}
+				if dup, err := h.duplicateAdd(ctx, r, folder, it); err != nil {
+					return nil, err
+				} else if dup != nil {
+					// The device adds an event it added before (16.x
+					// ClientUid): it gets that one's ServerId.
+					p.ItemID, p.ServerID = dup.ID, strconv.FormatInt(dup.ID, 10)
+					next.Known.add(dup.ID)
+					next.Own[dup.ID] = dup.Modseq
+					break
+				}
+				if edits := calendarAttachmentEdits(r, folder, app); edits != nil {
+					// 16.x files on a new event (calendar_attachments.go).
+					d, err := h.calendarAttachments(ctx, r, it, nil, edits)
+					if errors.Is(err, errConversion) {
+						p.Status = syncConversionError
+						break
+					}
+					if err != nil {
+						return nil, err
+					}
+					p.Draft, raw = d, d.Raw
 				}
 				p.Op = len(ops)
 				ops = append(ops, store.SyncOp{Kind: store.SyncOpAdd, Item: it, Raw: raw, InFolder: folder.ID})
@@ -868,18 +906,50 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 					p.Status = syncProtocolError
 					break
 				}
+				if draftsFolder(r, folder) && draftEdit(el, app) {
+					p.ItemID = id
+					op := store.SyncOp{Kind: store.SyncOpReplace, ItemID: id, InFolder: folder.ID,
+						NotAfter: max(base.Since, base.Rescan), Own: base.Own[id], ClientWins: conflictClientWins}
+					if p.Status, err = h.draftOp(ctx, r, p, el, app, cur, &ops, op); err != nil {
+						return nil, err
+					}
+					break
+				}
 				flags, repl, err := codec.parseChange(app, cur, out.Opts)
 				if err != nil {
 					p.Status = syncConversionError
 					break
 				}
+				var raw []byte // new content: 16.x event attachments (calendar_attachments.go)
+				if edits := calendarAttachmentEdits(r, folder, app); edits != nil && repl != nil {
+					if instanceIDOf(el) != "" {
+						p.Status = syncConversionError // files on one occurrence: not supported
+						break
+					}
+					var earlier []byte
+					if idx, ok := replaced[id]; ok {
+						earlier = ops[idx].Raw
+					}
+					d, err := h.calendarAttachments(ctx, r, repl, earlier, edits)
+					if errors.Is(err, errConversion) {
+						p.Status = syncConversionError
+						break
+					}
+					if err != nil {
+						return nil, err
+					}
+					p.Draft, raw = d, d.Raw
+				}
 				if chain(id, repl, p) {
+					if raw != nil {
+						ops[p.Op].Raw = raw
+					}
 					break // merged into this item's earlier replacement
 				}
 				op := store.SyncOp{Kind: store.SyncOpChange, ItemID: id, Change: flags, InFolder: folder.ID,
 					NotAfter: max(base.Since, base.Rescan), Own: base.Own[id], ClientWins: conflictClientWins}
 				if repl != nil {
-					op.Kind, op.Item = store.SyncOpReplace, repl
+					op.Kind, op.Item, op.Raw = store.SyncOpReplace, repl, raw
 				}
 				p.ItemID, p.Op = id, len(ops)
 				ops = append(ops, op)
@@ -1003,7 +1073,13 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 						st.Known.add(res.ItemID)
 						st.Own[res.ItemID] = res.Modseq
 					case p.Kind == "Add":
+						// Over the quota too (issue 9): MS-ASCMD 2.2.3.177.17 has
+						// no quota status for one item; 6 makes the device
+						// keep it as not stored.
 						p.Status = syncConversionError
+						if errors.Is(res.Err, store.ErrQuotaExceeded) {
+							r.Log.Info("Sync Add over the mailbox quota", "collection", c.ID, "client_id", p.ClientID)
+						}
 						if errors.Is(res.Err, store.ErrNotFound) {
 							p.Status = syncHierarchyChanged
 						}
@@ -1109,6 +1185,12 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 			obs.committed(ctx, h, r, folder, done)
 		}
 	}
+	for _, p := range pendings {
+		if p.Draft != nil && p.Draft.Send && p.Status == syncOK && p.Recorded != nil &&
+			!h.sendDraft(ctx, r, p.Draft, p.ItemID, p.Recorded.Modseq) && p.Kind == "Change" {
+			p.Status = syncConversionError // not sent; the draft stays, saved (drafts.go)
+		}
+	}
 	out.Key = newKey.String()
 	out.Commands = cmds
 	out.Sent = len(cmds)
@@ -1131,14 +1213,20 @@ func responseFor(p *pendingCmd) *etree.Element {
 			add(el, "AirSync:ServerId", p.ServerID)
 		}
 		add(el, "AirSync:Status", itoa(p.Status))
+		if p.Status == syncOK {
+			writeDraftResponse(el, p.Draft)
+		}
 		return el
 	case "Change", "Delete":
-		if p.Status == syncOK {
+		if p.Status == syncOK && !p.Draft.answers() {
 			return nil
 		}
 		el := etree.NewElement("AirSync:" + p.Kind)
 		add(el, "AirSync:ServerId", p.ServerID)
 		add(el, "AirSync:Status", itoa(p.Status))
+		if p.Status == syncOK {
+			writeDraftResponse(el, p.Draft)
+		}
 		return el
 	}
 	if p.Status != syncOK {
@@ -1211,6 +1299,12 @@ func (h *Handler) scanChanges(ctx context.Context, r *Request, folder *store.Fol
 				continue
 			}
 			known := next.Known.has(id)
+			if skipSMS(it, &next.Options) { // issue 9: only for devices that ask (sms.go)
+				if known && !it.Deleted {
+					l.emit(outCmd{Kind: "Delete", ServerID: sid, ItemID: id})
+				}
+				continue
+			}
 			switch {
 			case it.Deleted:
 				if known {
@@ -1294,8 +1388,10 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 	fetchIDs := map[*collOutcome][]int64{}
 	for _, o := range outs {
 		for _, c := range o.Commands {
-			if c.Kind == "Add" && c.Item != nil && c.Item.Class == store.ClassEmail {
+			if (c.Kind == "Add" || c.Kind == "Change" && c.Item != nil && c.Item.IsDraft) && c.Item != nil && c.Item.Class == store.ClassEmail {
 				blobIDs = append(blobIDs, c.ItemID)
+			} else if (c.Kind == "Add" || c.Kind == "Change") && c.Item != nil && c.Item.Class == store.ClassSMS {
+				blobIDs = append(blobIDs, c.ItemID) // issue 9: an SMS is written whole (sms.go)
 			}
 		}
 		for _, f := range o.Fetches {
@@ -1348,7 +1444,7 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 				var raw []byte
 				if f.ServerID == noticeID && quarantined(r) && o.Folder.Type == store.FolderInbox {
 					it, raw = quarantineNotice(r)
-				} else if id, ok := parseItemID(f.ServerID); ok && fetched[id] != nil && codec != nil {
+				} else if id, ok := parseItemID(f.ServerID); ok && fetched[id] != nil && codec != nil && !skipSMS(fetched[id], o.Opts.Options) {
 					it, raw = fetched[id], blobs[id]
 				}
 				if it == nil {
@@ -1356,7 +1452,7 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 					continue
 				}
 				add(fe, "AirSync:Status", itoa(syncOK))
-				codec.write(fe.CreateElement("AirSync:ApplicationData"), it, raw, true, o.Opts)
+				codecFor(it.Class).write(fe.CreateElement("AirSync:ApplicationData"), it, raw, true, o.Opts)
 			}
 		}
 		if o.More {
@@ -1368,6 +1464,9 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 		cmds := el.CreateElement("AirSync:Commands")
 		for _, c := range o.Commands {
 			ce := cmds.CreateElement("AirSync:" + c.Kind)
+			if c.Item != nil && c.Item.Class == store.ClassSMS && !c.Notice { // issue 9: MS-ASMS 2.2.2.2.1.2
+				add(ce, "AirSync:Class", string(store.ClassSMS))
+			}
 			add(ce, "AirSync:ServerId", c.ServerID)
 			switch c.Kind {
 			case "Add", "Change":
@@ -1376,7 +1475,7 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 					it, raw = quarantineNotice(r)
 				}
 				codec := codecFor(it.Class)
-				codec.write(ce.CreateElement("AirSync:ApplicationData"), it, raw, c.Kind == "Add" || it.Class != store.ClassEmail, o.Opts)
+				codec.write(ce.CreateElement("AirSync:ApplicationData"), it, raw, c.Kind == "Add" || it.Class != store.ClassEmail || it.IsDraft, o.Opts)
 			}
 		}
 	}

@@ -31,9 +31,29 @@
 // transaction as the sender's copy, so a crash loses no accepted mail.
 // Workers on any node claim a due row by moving its next attempt forward (a
 // lease); a worker that dies mid-send only delays the message by the lease,
-// after which it is sent again. Delivery to the relay is therefore "at least
-// once", as for any MTA; the relay's Message-ID lets the far side spot the
-// rare duplicate.
+// after which it is sent again.
+//
+// Exactly once is not possible over SMTP: between the relay's 250 and our
+// record of it there is always a moment in which a crash leaves us not
+// knowing. RFC 5321 6.1 settles which way to err: a duplicate, never a
+// loss. So delivery to the relay is "at least once", made as close to once
+// as it can be:
+//   - every message goes out with one Message-ID on every attempt (its own,
+//     or one derived from its queue row, withMessageID), so the far side can
+//     recognise a duplicate;
+//   - the worker commits data_started_at before DATA. A claimed message with
+//     it set was interrupted between DATA and its settlement: it is sent
+//     again, unchanged, logged and counted as in doubt (Relay.InDoubt). One
+//     crash in that window costs at most one duplicate; a crash before DATA
+//     costs none;
+//   - once the relay has answered, a database that is briefly unreachable is
+//     waited out while the lease is ours (Relay.settle), instead of leaving
+//     the outcome to the lease's expiry and sending again.
+//
+// EAS devices before 14.0 send mail without a ClientId, and resend it when
+// our answer is lost. Submission.Resend (the device and a fingerprint of
+// what it sent, see activesync/resend.go) is recorded in the delivery's
+// transaction, and a repeat within its window gets ErrResent, nothing sent.
 //
 // From is forced: a submitted message whose From is not one of the
 // authenticated user's addresses gets the user's primary address instead,

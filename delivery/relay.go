@@ -92,8 +92,10 @@ type Relay struct {
 	kick chan struct{}
 	now  func() time.Time
 
-	// Counters for metrics and tests.
-	Sent, Deferred, Bounced, PanicsRecovered atomic.Int64
+	// Counters for metrics and tests. InDoubt counts attempts on a message
+	// whose previous attempt was interrupted after DATA began (a crash): the
+	// relay may already have had it, so this one may be a duplicate.
+	Sent, Deferred, Bounced, PanicsRecovered, InDoubt atomic.Int64
 }
 
 // NewRelay returns a relay worker for st's queue.
@@ -126,6 +128,11 @@ func (r *Relay) Run(ctx context.Context) error {
 				r.log.Warn("prune client ids", "err", err)
 			} else if n > 0 {
 				r.log.Debug("pruned client ids", "n", n)
+			}
+			if n, err := r.st.PruneResends(ctx); err != nil {
+				r.log.Warn("prune resend keys", "err", err)
+			} else if n > 0 {
+				r.log.Debug("pruned resend keys", "n", n)
 			}
 		}
 		wait := r.cfg.PollInterval
@@ -183,7 +190,21 @@ func (r *Relay) attempt(ctx context.Context, m *store.OutboundMail) (err error) 
 		}
 	}()
 	rcpts := m.Recipients()
-	o := r.send(ctx, m.MailFrom, rcpts, m.Data)
+	if m.DataStartedAt != nil {
+		// The last attempt began DATA and was never settled: the worker
+		// died (or lost the database) between DATA and recording the
+		// outcome. The relay may have the message; RFC 5321 6.1 prefers a
+		// duplicate to a loss, so it goes again, with the same bytes and
+		// Message-ID, by which the far side can spot the duplicate.
+		r.InDoubt.Add(1)
+		r.log.Warn("relay: previous attempt interrupted after DATA; sending again, possibly a duplicate",
+			"queue_id", m.ID, "attempt", m.Attempts, "data_started_at", *m.DataStartedAt)
+	}
+	data := withMessageID(m, r.cfg.Hostname)
+	// Recorded (and committed) before DATA, so that a crash from here to
+	// the settlement is known as "perhaps sent" to the next attempt.
+	beforeData := func() error { return r.st.MarkOutboundData(ctx, m.ID) }
+	o := r.send(ctx, m.MailFrom, rcpts, data, beforeData)
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the lease brings it back
 	}
@@ -216,7 +237,33 @@ func (r *Relay) attempt(ctx context.Context, m *store.OutboundMail) (err error) 
 		r.Bounced.Add(1)
 	}
 	r.log.Info("relay attempt", "queue_id", m.ID, "attempt", m.Attempts, "accepted", len(o.accepted), "failed", len(o.perm), "deferred", len(st.Remaining))
-	return r.st.SettleOutbound(ctx, st)
+	return r.settle(ctx, m, st)
+}
+
+// settle records the attempt's outcome. The relay has answered, so an
+// outcome lost now is a duplicate later: while the lease is ours (no other
+// worker can have taken the message) a database that is briefly away is
+// waited for, with backoff, rather than left to the lease's expiry.
+func (r *Relay) settle(ctx context.Context, m *store.OutboundMail, st store.Settlement) error {
+	// Stop a tenth of the lease before it ends, so that another worker's
+	// claim never overlaps our settlement.
+	until := m.NextAttempt.Add(-r.cfg.Lease / 10)
+	wait := 50 * time.Millisecond
+	for {
+		err := r.st.SettleOutbound(ctx, st)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil || r.now().Add(wait).After(until) {
+			return err
+		}
+		r.log.Warn("relay: cannot record the outcome yet; retrying", "queue_id", m.ID, "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
 }
 
 func (r *Relay) backoff(attempts int) time.Duration {
@@ -228,8 +275,10 @@ func (r *Relay) backoff(attempts int) time.Duration {
 }
 
 // send runs one SMTP transaction with the relay. Every recipient ends in
-// exactly one of accepted, perm or temp.
-func (r *Relay) send(ctx context.Context, from string, rcpts []string, data []byte) outcome {
+// exactly one of accepted, perm or temp. beforeData runs once the relay has
+// taken at least one recipient, just before DATA; if it fails, DATA is not
+// sent and every recipient is a temporary failure.
+func (r *Relay) send(ctx context.Context, from string, rcpts []string, data []byte, beforeData func() error) outcome {
 	o := outcome{perm: map[string]string{}, temp: map[string]string{}}
 	all := func(err error) outcome {
 		target, diag := o.temp, describe(err)
@@ -269,6 +318,10 @@ func (r *Relay) send(ctx context.Context, from string, rcpts []string, data []by
 	if len(o.accepted) == 0 {
 		c.Quit()
 		return o
+	}
+	if err := beforeData(); err != nil {
+		c.Quit()
+		return all(tempError{fmt.Errorf("recording the attempt: %w", err)})
 	}
 	w, err := c.Data()
 	if err == nil {

@@ -32,6 +32,9 @@ var (
 	ErrNoRelay = errors.New("delivery: remote recipient and no relay configured")
 	// ErrAlreadySent: the user already sent a message with this ClientId.
 	ErrAlreadySent = errors.New("delivery: message already sent")
+	// ErrResent: the device already sent this very message (the same
+	// Submission.Resend key) within the key's window; nothing was stored.
+	ErrResent = errors.New("delivery: message resent by the device")
 	// ErrTooLarge: the message exceeds the size limit.
 	ErrTooLarge = errors.New("delivery: message too large")
 )
@@ -101,6 +104,10 @@ type Submission struct {
 	// second submission with the same one fails with ErrAlreadySent.
 	// Empty for SMTP.
 	ClientID string
+	// Resend, for a device message without a ClientId (EAS 12.x), is the
+	// device's fingerprint of it: a second submission with the same one
+	// within its window fails with ErrResent.
+	Resend *store.Resend
 	// MIME is the RFC 5322 message as the client composed it.
 	MIME []byte
 	// SaveInSent keeps a copy in the sender's Sent Items.
@@ -156,6 +163,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 	if len(rcpts) == 0 {
 		return nil, ErrNoRecipients
 	}
+	bcc, _ := mh.AddressList("Bcc") // kept on the Sent Items copy (bcc.go)
 	mh.Del("Bcc")
 
 	// From is the authenticated user: one of their addresses as the
@@ -226,6 +234,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.markBcc(ctx, parsed, it, u); err != nil {
+			return nil, err
+		}
 		items = append(items, it)
 	}
 	s.splitSMS(res) // issue 9: SMS addresses are ours, not the relay's (rules.go)
@@ -238,9 +249,10 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 			return nil, err
 		}
 		it.Read = true
+		it.BccAddrs = bccList(bcc)
 		items = append(items, it)
 	}
-	ss := store.Submission{UserID: sub.User.ID, ClientID: sub.ClientID, Raw: raw, Items: items}
+	ss := store.Submission{UserID: sub.User.ID, ClientID: sub.ClientID, Resend: sub.Resend, Raw: raw, Items: items}
 	if len(res.Remote) > 0 {
 		uid := sub.User.ID
 		ss.Outbound = &store.OutboundMail{UserID: &uid, MailFrom: sub.User.Email, RcptTo: strings.Join(res.Remote, "\n"), Data: raw}
@@ -248,6 +260,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 	if err := s.storeSubmission(ctx, sub, raw, parsed, res, ss); err != nil { // issue 9: rules.go
 		if errors.Is(err, store.ErrClientIDUsed) {
 			return nil, fmt.Errorf("client id %q: %w", sub.ClientID, ErrAlreadySent)
+		}
+		if errors.Is(err, store.ErrResent) {
+			return nil, fmt.Errorf("%v: %w", err, ErrResent)
 		}
 		return nil, err
 	}
@@ -296,6 +311,9 @@ func (s *Service) DeliverInbound(ctx context.Context, in Inbound) error {
 		seen[u.ID] = true
 		it, err := s.copyFor(ctx, parsed, u.ID, store.FolderInbox)
 		if err != nil {
+			return err
+		}
+		if err := s.markBcc(ctx, parsed, it, u); err != nil {
 			return err
 		}
 		d.Items = append(d.Items, it)

@@ -14,7 +14,9 @@
 // Free/busy is computed, not stored: the colleague's calendar items that
 // overlap the window are read (store.CalendarItemsBetween), recurring series
 // are expanded in their own zone (pim.Event.Occurrences), and each 30-minute
-// slot takes the strongest status of the occurrences that overlap it.
+// slot takes the strongest status of the occurrences that overlap it. An
+// all-day event blocks its days from local midnight to local midnight in
+// the event's zone (allDayZone), not in UTC.
 package directory
 
 import (
@@ -101,7 +103,10 @@ func FreeBusy(ctx context.Context, st Store, userID int64, from, to time.Time) (
 	}
 	n := int((to.Sub(from) + Slot - 1) / Slot)
 	slots := []byte(strings.Repeat(string(rune(Free)), n))
-	items, err := st.CalendarItemsBetween(ctx, userID, from, to)
+	// All-day events are stored as UTC dates, and their day starts up to
+	// allDayMargin earlier or later in their zone: read and expand that
+	// much more, and place them below.
+	items, err := st.CalendarItemsBetween(ctx, userID, from.Add(-allDayMargin), to.Add(allDayMargin))
 	if err != nil {
 		return "", err
 	}
@@ -114,11 +119,19 @@ func FreeBusy(ctx context.Context, st Store, userID int64, from, to time.Time) (
 			e.ResponseType == pim.ResponseDeclined {
 			continue
 		}
-		occs, err := e.Occurrences(from, to)
+		occs, err := e.Occurrences(from.Add(-allDayMargin), to.Add(allDayMargin))
 		if err != nil {
 			continue
 		}
 		for _, o := range occs {
+			allDay := e.AllDay
+			if o.Exception != nil && o.Exception.AllDay != nil {
+				allDay = *o.Exception.AllDay
+			}
+			if allDay {
+				loc := allDayZone(&e)
+				o.Start, o.End = localDay(o.Start, loc), localDay(o.End, loc)
+			}
 			busy := e.BusyStatus
 			if o.Exception != nil && o.Exception.BusyStatus != nil {
 				busy = *o.Exception.BusyStatus
@@ -143,6 +156,29 @@ func FreeBusy(ctx context.Context, st Store, userID int64, from, to time.Time) (
 		}
 	}
 	return string(slots), nil
+}
+
+// allDayMargin is the furthest a zone is from UTC (UTC+14, UTC-12).
+const allDayMargin = 14 * time.Hour
+
+// allDayZone is the zone whose days an all-day event of the owner blocks.
+// Users have no time-zone setting of their own, so it is the zone the
+// event was written in (its TimeZone, which EAS devices always send), and
+// UTC for one that has none (an imported floating date).
+func allDayZone(e *pim.Event) *time.Location {
+	if e.TimeZone != "" {
+		if loc, err := pim.ResolveTimeZone(e.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+// localDay is the start of the date t (a stored all-day date, midnight
+// UTC) in loc.
+func localDay(t time.Time, loc *time.Location) time.Time {
+	u := t.UTC()
+	return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, loc)
 }
 
 // NoFreeBusy is a window's worth of "no data" digits, for recipients whose

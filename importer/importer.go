@@ -279,7 +279,10 @@ func (im *importer) mail(path, entry string, raw []byte, fl mailFlags) error {
 		it.FlagStatus = 2 // MS-ASEMAIL 2.2.2.33 FlagStatus: 2 = active
 	}
 	it.LastVerb = fl.lastVerb
-	if err := im.st.AddItem(im.ctx, it, raw); err != nil {
+	if err := im.st.AddItemWithinQuota(im.ctx, it, raw); err != nil {
+		if qerr := im.quotaStop(where, err); qerr != nil {
+			return qerr
+		}
 		if fatal(err) {
 			return fmt.Errorf("import: %s: %w", where, err)
 		}

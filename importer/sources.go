@@ -286,7 +286,10 @@ func (im *importer) pim(path, uid string, class store.Class, it *store.Item, toI
 		return nil
 	}
 	it.FolderID = t.folder.ID
-	if err := im.st.AddItem(im.ctx, it, nil); err != nil {
+	if err := im.st.AddItemWithinQuota(im.ctx, it, nil); err != nil {
+		if qerr := im.quotaStop(where, err); qerr != nil {
+			return qerr
+		}
 		if fatal(err) {
 			return fmt.Errorf("import: %s: %w", where, err)
 		}

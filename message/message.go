@@ -103,8 +103,9 @@ func parseAt(raw []byte, now time.Time) (it *store.Item, err error) {
 	// some, so inline images count too: without them an HTML body could not
 	// show its pictures.
 	it.HasAttachments = len(it.Attachments) > 0
-	text, _ := bodies(env)
+	text, html := bodies(env)
 	it.Preview = preview(text)
+	it.SearchText = searchText(text, html) // searchtext.go
 	return it, nil
 }
 
@@ -378,8 +379,9 @@ func meetingClass(p *enmime.Part) string {
 		return ClassMeetingRequest
 	case "CANCEL":
 		return ClassMeetingCanceled
-	case "REPLY":
-		// A reply carries the one attendee who answered.
+	case "REPLY", "COUNTER":
+		// A reply carries the one attendee who answered; a COUNTER (a new
+		// time proposed) is a reply too, as Exchange classes it.
 		for _, a := range attendeeRe.FindAllString(ics, -1) {
 			if m := partstatRe.FindStringSubmatch(a); m != nil {
 				switch strings.ToUpper(m[1]) {

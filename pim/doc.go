@@ -42,4 +42,12 @@
 // The item's EndTime column holds the end of the whole series, not of the
 // first occurrence, so a calendar window query finds a series that started
 // long ago; a series without COUNT or UNTIL ends at SeriesForever.
+//
+// Meeting messages (itip.go). WriteITIP and ParseITIP carry RFC 5546
+// REQUEST, CANCEL, REPLY and COUNTER. A message about one occurrence has a
+// lone RECURRENCE-ID component, read into Event.RecurrenceID (never
+// stored). A COUNTER's DTSTART and DTEND are the proposal; the meeting's
+// own times travel as Outlook's X-MS-OLK-ORIGINALSTART/END, and the
+// proposal is held on the attendee (Attendee.ProposedStart and End), which
+// is also how an organizer's copy keeps a pending proposal.
 package pim

@@ -86,6 +86,11 @@ type Attendee struct {
 	Email  string `json:"email"`
 	Type   int    `json:"type"`             // AttendeeRequired, AttendeeOptional, AttendeeResource
 	Status int    `json:"status,omitempty"` // StatusUnknown .. StatusNotResponded
+	// ProposedStart and ProposedEnd are a new time the attendee proposed
+	// (an iTIP COUNTER, EAS 16.1 MeetingResponse ProposedStartTime); zero
+	// when none is pending.
+	ProposedStart time.Time `json:"proposedStart,omitzero"`
+	ProposedEnd   time.Time `json:"proposedEnd,omitzero"`
 }
 
 // Exception is one changed or deleted occurrence of a recurring event
@@ -148,6 +153,10 @@ type Event struct {
 	ClientUID               string    `json:"clientUid,omitempty"` // 16.0 ClientUid
 	// Sequence is the iTIP revision (RFC 5546 SEQUENCE) of a meeting.
 	Sequence int `json:"sequence,omitempty"`
+	// RecurrenceID marks a meeting message about one occurrence of the
+	// series UID (RFC 5545 RECURRENCE-ID): its original start. Only
+	// messages carry it; a stored event is a whole series.
+	RecurrenceID time.Time `json:"-"`
 	// EASTimeZone is the TimeZone blob a device sent with the event,
 	// returned as it was while TimeZone is still the zone it stood for.
 	EASTimeZone string `json:"easTimeZone,omitempty"`

@@ -26,7 +26,8 @@ func Attach(ctx context.Context, st *store.Store, log *slog.Logger) (b *Broker, 
 		remove := st.OnCommit(b.Publish)
 		return b, remove, nil
 	}
-	l := &PGListener{Dial: st.DialNotify, Publish: b.Publish, Resync: b.WakeAll, Log: log}
+	b.arrivals.announce, b.arrivals.log = st.NotifyArrival, log
+	l := &PGListener{Dial: st.DialNotify, Publish: b.Publish, Resync: b.WakeAll, Arrival: b.arrived, Log: log}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(1)

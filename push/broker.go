@@ -16,6 +16,8 @@ type Broker struct {
 	mu    sync.Mutex
 	users map[int64][]*subscription
 	n     int
+
+	arrivals arrivals // device requests between nodes (arrivals.go)
 }
 
 type subscription struct {
@@ -26,7 +28,7 @@ type subscription struct {
 
 // NewBroker returns an empty broker.
 func NewBroker() *Broker {
-	return &Broker{users: map[int64][]*subscription{}}
+	return &Broker{users: map[int64][]*subscription{}, arrivals: arrivals{node: nodeName()}}
 }
 
 // Subscribe registers interest in some of a user's folders and in the user's

@@ -24,6 +24,14 @@
 // the value it received, so coalesced or lost values cost nothing but an
 // early re-check.
 //
+// Request arrivals. On PostgreSQL the Broker also carries, on its own
+// channel (store.ArrivalChannel), the news that a request of a device
+// arrived on some node (Announce, OnArrival), so that a node holding an
+// older Ping of the device ends it (activesync/ping_crossnode.go). Each
+// process has a random node name, to tell its own announcements from the
+// others'. It costs one NOTIFY per EAS request; on SQLite there is one node
+// and it costs nothing.
+//
 // Lost notifications. While the listener is disconnected (PostgreSQL
 // restarting) NOTIFYs are lost. After each reconnect the listener calls
 // Broker.WakeAll, so every waiting Ping re-reads its counters once and

@@ -28,7 +28,11 @@ type PGListener struct {
 	Publish func(store.Change)
 	// Resync is called after a reconnect (Broker.WakeAll); may be nil.
 	Resync func()
-	Log    *slog.Logger
+	// Arrival, when set, also LISTENs on store.ArrivalChannel and receives
+	// each device request announced by any node (Broker.arrived); it must
+	// not block.
+	Arrival func(store.Arrival)
+	Log     *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait between reconnects; defaults
 	// 100 ms and 10 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -121,6 +125,11 @@ func (l *PGListener) session(ctx context.Context, connected *bool) (err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{store.ChangeChannel}.Sanitize()); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if l.Arrival != nil {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{store.ArrivalChannel}.Sanitize()); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
 	if *connected {
 		l.Reconnects.Add(1)
 		l.Log.Info("change listener reconnected")
@@ -140,6 +149,16 @@ func (l *PGListener) session(ctx context.Context, connected *bool) (err error) {
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
+		case err == nil && n.Channel == store.ArrivalChannel:
+			if l.Arrival == nil {
+				continue
+			}
+			a, perr := store.ParseArrival(n.Payload)
+			if perr != nil {
+				l.Log.Warn("ignoring malformed arrival notification", "err", perr)
+				continue
+			}
+			l.Arrival(a)
 		case err == nil:
 			c, perr := store.ParseChange(n.Payload)
 			if perr != nil {

@@ -5,7 +5,9 @@
 // server also get the meeting in their calendar at once, tentatively, or
 // lose it when it is cancelled. When an attendee answers (EAS
 // MeetingResponse), their calendar takes the answer, a local organizer's
-// copy records it in its attendee list, and a REPLY goes to the organizer.
+// copy records it in its attendee list (an answer to one occurrence in that
+// occurrence's exception), and a REPLY goes to the organizer, or a COUNTER
+// when the attendee proposes a new time (EAS 16.1).
 //
 // Mail goes through the same submission path as any mail the user sends
 // (delivery.Service.Submit): local recipients' Inboxes in one transaction,
@@ -268,6 +270,7 @@ func attendeeCopy(e *pim.Event, u *store.User) *pim.Event {
 	c.Attendees = append([]pim.Attendee(nil), e.Attendees...)
 	c.Exceptions = append([]pim.Exception(nil), e.Exceptions...)
 	c.MeetingStatus = pim.MeetingReceived
+	c.ClientUID = "" // the organizer's device's name for it, not the attendee's
 	c.ResponseRequested = true
 	c.ResponseType = pim.ResponseNotResponded
 	c.AppointmentReplyTime = time.Time{}
@@ -316,19 +319,38 @@ type Answer struct {
 	Notify bool
 	// Comment is the attendee's note, sent with the reply.
 	Comment string
+	// ProposedStart and ProposedEnd are a new time the attendee proposes
+	// (EAS 16.1 MeetingResponse ProposedStartTime/EndTime); zero for none.
+	// The organizer then gets a COUNTER (RFC 5546 3.2.7) instead of a
+	// REPLY, and their copy shows the proposal on the attendee. The answer
+	// itself counts as usual.
+	ProposedStart, ProposedEnd time.Time
 }
+
+// proposes reports whether the answer carries a new time.
+func (a *Answer) proposes() bool { return !a.ProposedStart.IsZero() }
 
 // ErrNotAMeeting: the event has no organizer to answer.
 var ErrNotAMeeting = errors.New("scheduling: not a meeting")
 
+// ErrProposalRefused: the attendee proposed a new time for a meeting whose
+// organizer does not accept proposals (DisallowNewTimeProposal), or the
+// proposal ends before it starts.
+var ErrProposalRefused = errors.New("scheduling: new time proposal refused")
+
 // Respond records u's answer to meeting e (their copy, or the one in the
 // request they got): their calendar takes it (a declined meeting, or
-// occurrence, leaves it), a local organizer's attendee list records it,
-// and with Notify a REPLY goes to the organizer. It returns the id of the
-// attendee's calendar item, 0 when declined.
+// occurrence, leaves it), a local organizer's attendee list records it
+// (for one occurrence: in that occurrence's exception of the series),
+// and with Notify a REPLY (a COUNTER with a proposal) goes to the
+// organizer, naming the occurrence by RECURRENCE-ID. It returns the id of
+// the attendee's calendar item, 0 when declined.
 func (s *Service) Respond(ctx context.Context, u *store.User, e *pim.Event, a Answer) (int64, error) {
 	if e.Organizer.Email == "" {
 		return 0, ErrNotAMeeting
+	}
+	if a.proposes() && (e.DisallowNewTimeProposal || a.ProposedEnd.Before(a.ProposedStart)) {
+		return 0, ErrProposalRefused
 	}
 	respType, status, busy := pim.ResponseAccepted, pim.StatusAccepted, pim.BusyBusy
 	switch a.Response {
@@ -370,6 +392,8 @@ func (s *Service) Respond(ctx context.Context, u *store.User, e *pim.Event, a An
 		} else {
 			rt, b := respType, busy
 			x.ResponseType, x.BusyStatus, x.AppointmentReplyTime = &rt, &b, now
+			x.Attendees = occurrenceAttendees(mine, x)
+			setStatus(x.Attendees, u.Email, status)
 		}
 		calID, err = s.save(ctx, u, mine, cur, folderID)
 	case a.Response == Decline:
@@ -386,18 +410,20 @@ func (s *Service) Respond(ctx context.Context, u *store.User, e *pim.Event, a An
 		return 0, err
 	}
 	// The organizer's attendee list, when the organizer is a colleague.
-	if org, err := s.Store.DirectoryEntry(ctx, e.Organizer.Email); err == nil && a.Instance == nil {
-		if err := s.recordAnswer(ctx, org, u, e.UID, status); err != nil {
+	if org, err := s.Store.DirectoryEntry(ctx, e.Organizer.Email); err == nil {
+		if err := s.recordAnswer(ctx, org, u, e.UID, status, a); err != nil {
 			s.log().Error("meeting response: organizer's copy", "err", err)
 		}
 	}
-	if a.Notify {
-		reply := *e
-		reply.Attendees = []pim.Attendee{{Email: u.Email, Name: u.DisplayName, Type: pim.AttendeeRequired, Status: status}}
-		if a.Instance != nil {
-			reply.Exceptions = nil
+	if a.Notify || a.proposes() {
+		method := pim.MethodReply
+		if a.proposes() {
+			method = pim.MethodCounter
 		}
-		raw, err := Compose(u.DisplayName, u.Email, []string{e.Organizer.Email}, pim.MethodReply, &reply, a.Comment)
+		reply := replyEvent(e, a)
+		reply.Attendees = []pim.Attendee{{Email: u.Email, Name: u.DisplayName, Type: pim.AttendeeRequired, Status: status,
+			ProposedStart: a.ProposedStart, ProposedEnd: a.ProposedEnd}}
+		raw, err := Compose(u.DisplayName, u.Email, []string{e.Organizer.Email}, method, reply, a.Comment)
 		if err != nil {
 			return calID, err
 		}
@@ -410,6 +436,47 @@ func (s *Service) Respond(ctx context.Context, u *store.User, e *pim.Event, a An
 		}
 	}
 	return calID, nil
+}
+
+// replyEvent is the meeting as a reply speaks of it: the series, or for an
+// occurrence that occurrence alone (its own times, RECURRENCE-ID, no
+// pattern).
+func replyEvent(e *pim.Event, a Answer) *pim.Event {
+	reply := *e
+	reply.Exceptions, reply.ExDates = nil, nil
+	if a.Instance == nil {
+		return &reply
+	}
+	dur := e.End.Sub(e.Start)
+	reply.RRule, reply.RecurrenceID = "", a.Instance.UTC()
+	reply.Start, reply.End = *a.Instance, a.Instance.Add(dur)
+	for _, x := range e.Exceptions {
+		if x.RecurrenceID.Equal(*a.Instance) && !x.Deleted {
+			if !x.Start.IsZero() {
+				reply.Start = x.Start
+				reply.End = x.Start.Add(dur)
+			}
+			if !x.End.IsZero() {
+				reply.End = x.End
+			}
+			if x.Summary != "" {
+				reply.Summary = x.Summary
+			}
+			if x.Location != "" {
+				reply.Location = x.Location
+			}
+		}
+	}
+	return &reply
+}
+
+// occurrenceAttendees is the attendee list of one occurrence: its own, or
+// a copy of the series'.
+func occurrenceAttendees(e *pim.Event, x *pim.Exception) []pim.Attendee {
+	if len(x.Attendees) > 0 {
+		return x.Attendees
+	}
+	return append([]pim.Attendee(nil), e.Attendees...)
 }
 
 func (s *Service) save(ctx context.Context, u *store.User, e *pim.Event, cur *store.Item, folderID int64) (int64, error) {
@@ -438,8 +505,9 @@ func exceptionAt(e *pim.Event, t time.Time) *pim.Exception {
 	return &e.Exceptions[len(e.Exceptions)-1]
 }
 
-// recordAnswer sets the attendee's status in the organizer's copy.
-func (s *Service) recordAnswer(ctx context.Context, org, attendee *store.User, uid string, status int) error {
+// recordAnswer sets the attendee's status (and proposal) in the
+// organizer's copy.
+func (s *Service) recordAnswer(ctx context.Context, org, attendee *store.User, uid string, status int, a Answer) error {
 	it, err := s.Store.ItemByUID(ctx, org.ID, store.ClassCalendar, uid)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -455,13 +523,7 @@ func (s *Service) recordAnswer(ctx context.Context, org, attendee *store.User, u
 	if al, err := s.Store.Aliases(ctx, attendee.ID); err == nil {
 		addrs = append(addrs, al...)
 	}
-	changed := false
-	for _, a := range addrs {
-		if setStatus(e.Attendees, a, status) {
-			changed = true
-		}
-	}
-	if !changed {
+	if !recordOn(&e, addrs, status, a) {
 		return nil
 	}
 	next, err := e.ToItem(org.ID, it.FolderID)
@@ -472,6 +534,48 @@ func (s *Service) recordAnswer(ctx context.Context, org, attendee *store.User, u
 	return s.Store.ReplaceItem(ctx, next)
 }
 
+// recordOn writes an attendee's answer into the organizer's event e: on
+// the series, or for one occurrence on that occurrence's exception (made
+// with the series' attendees when it has none; an occurrence the
+// organizer deleted takes nothing). It reports whether e changed.
+func recordOn(e *pim.Event, addrs []string, status int, a Answer) bool {
+	list := &e.Attendees
+	if a.Instance != nil {
+		if e.RRule == "" || !e.IsOccurrence(*a.Instance) {
+			return false
+		}
+		probe := *e
+		probe.Exceptions = append([]pim.Exception(nil), e.Exceptions...)
+		x := exceptionAt(&probe, *a.Instance)
+		if x.Deleted {
+			return false
+		}
+		x.Attendees = append([]pim.Attendee(nil), occurrenceAttendees(&probe, x)...)
+		if !setAnswer(x.Attendees, addrs, status, a) {
+			return false
+		}
+		e.Exceptions = probe.Exceptions
+		return true
+	}
+	return setAnswer(*list, addrs, status, a)
+}
+
+// setAnswer sets the status and proposal of the attendee with one of the
+// addresses.
+func setAnswer(as []pim.Attendee, addrs []string, status int, a Answer) bool {
+	changed := false
+	for _, addr := range addrs {
+		for i := range as {
+			if strings.EqualFold(as[i].Email, addr) {
+				as[i].Status = status
+				as[i].ProposedStart, as[i].ProposedEnd = a.ProposedStart, a.ProposedEnd
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
 // Compose builds an iMIP message (RFC 6047): a text summary and the
 // text/calendar part with the method, from "name <from>" to the
 // addresses. The calendar part has no file name, so it is the message's
@@ -479,7 +583,7 @@ func (s *Service) recordAnswer(ctx context.Context, org, attendee *store.User, u
 func Compose(name, from string, to []string, method string, e *pim.Event, comment string) ([]byte, error) {
 	var ics bytes.Buffer
 	replyFrom := ""
-	if method == pim.MethodReply {
+	if method == pim.MethodReply || method == pim.MethodCounter {
 		replyFrom = from
 	}
 	if err := pim.WriteITIP(&ics, method, e, replyFrom); err != nil {
@@ -535,6 +639,8 @@ func subjectFor(method string, e *pim.Event) string {
 	switch method {
 	case pim.MethodCancel:
 		return "Canceled: " + e.Summary
+	case pim.MethodCounter:
+		return "New Time Proposed: " + e.Summary
 	case pim.MethodReply:
 		if len(e.Attendees) == 1 {
 			switch e.Attendees[0].Status {
@@ -565,13 +671,17 @@ func summaryText(method string, e *pim.Event, comment string) string {
 		b.WriteString("This meeting has been cancelled.\r\n\r\n")
 	}
 	fmt.Fprintf(&b, "When: %s\r\n", when)
+	if method == pim.MethodCounter && len(e.Attendees) == 1 {
+		p := e.Attendees[0]
+		fmt.Fprintf(&b, "Proposed: %s - %s\r\n", p.ProposedStart.In(loc).Format("Monday 2 January 2006 15:04"), p.ProposedEnd.In(loc).Format("15:04 MST"))
+	}
 	if e.Location != "" {
 		fmt.Fprintf(&b, "Where: %s\r\n", e.Location)
 	}
 	if e.Organizer.Email != "" {
 		fmt.Fprintf(&b, "Organizer: %s\r\n", firstNonEmpty(e.Organizer.Name, e.Organizer.Email))
 	}
-	if method != pim.MethodReply && e.Description != "" {
+	if method != pim.MethodReply && method != pim.MethodCounter && e.Description != "" {
 		b.WriteString("\r\n" + e.Description + "\r\n")
 	}
 	return b.String()
@@ -618,7 +728,9 @@ func CalendarPart(raw []byte) []byte {
 //     not change).
 //   - CANCEL from a remote organizer: the meeting leaves it.
 //   - REPLY from a remote attendee to a meeting the recipient organises:
-//     the attendee's answer is recorded in the organizer's copy.
+//     the attendee's answer is recorded in the organizer's copy (on the
+//     occurrence's exception when it names one by RECURRENCE-ID); a
+//     COUNTER records the answer and the proposed time.
 //
 // The message must come from the person it speaks for: the ORGANIZER of a
 // REQUEST or CANCEL, the one ATTENDEE of a REPLY, must be the envelope
@@ -648,8 +760,8 @@ func (s *Service) Incoming(ctx context.Context, rcpt *store.User, envelopeFrom s
 	switch method {
 	case pim.MethodRequest, pim.MethodCancel:
 		org := attendeeKey(e.Organizer.Email)
-		if org == "" || !senders[org] || local(org) {
-			return nil
+		if org == "" || !senders[org] || local(org) || !e.RecurrenceID.IsZero() {
+			return nil // a change of one occurrence alone is not applied
 		}
 		if method == pim.MethodCancel {
 			cur, err := s.Store.ItemByUID(ctx, rcpt.ID, store.ClassCalendar, e.UID)
@@ -663,7 +775,7 @@ func (s *Service) Incoming(ctx context.Context, rcpt *store.User, envelopeFrom s
 			return s.Store.DeleteItem(ctx, rcpt.ID, cur.ID)
 		}
 		return s.applyToAttendee(ctx, rcpt, pim.MethodRequest, e)
-	case pim.MethodReply:
+	case pim.MethodReply, pim.MethodCounter:
 		if len(e.Attendees) != 1 {
 			return nil
 		}
@@ -676,7 +788,15 @@ func (s *Service) Incoming(ctx context.Context, rcpt *store.User, envelopeFrom s
 			return nil
 		}
 		var org pim.Event
-		if org.FromItem(it) != nil || !IsOrganized(&org) || !setStatus(org.Attendees, who, e.Attendees[0].Status) {
+		if org.FromItem(it) != nil || !IsOrganized(&org) {
+			return nil
+		}
+		a := Answer{ProposedStart: e.Attendees[0].ProposedStart, ProposedEnd: e.Attendees[0].ProposedEnd}
+		if !e.RecurrenceID.IsZero() {
+			inst := e.RecurrenceID
+			a.Instance = &inst
+		}
+		if !recordOn(&org, []string{who}, e.Attendees[0].Status, a) {
 			return nil
 		}
 		next, err := org.ToItem(rcpt.ID, it.FolderID)

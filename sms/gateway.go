@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -90,7 +91,16 @@ func (g *Gateway) Message(sender *store.User, raw []byte, parsed *store.Item, ad
 		text = string([]rune(text)[:g.MaxLength-1]) + "…"
 	}
 	uid := sender.ID
-	return store.SMSMessage{UserID: &uid, Sender: sender.Email, Address: addr, ToNumber: num, Body: text, Subject: parsed.Subject, MessageID: parsed.MessageID}, nil
+	// issue 9: the sender keeps the text as an SMS item in Sent Items,
+	// where the delivery status is recorded (items.go).
+	now := time.Now()
+	if g.Now != nil {
+		now = g.Now()
+	}
+	it, itemRaw := NewItem(Item{UserID: sender.ID, From: &mail.Address{Name: sender.DisplayName, Address: sender.Email},
+		To: []*mail.Address{{Address: num + "@" + g.Domain}}, Text: text, When: now, Read: true, Status: store.SMSQueued, Hostname: g.Hostname})
+	return store.SMSMessage{UserID: &uid, Sender: sender.Email, Address: addr, ToNumber: num, Body: text, Subject: parsed.Subject, MessageID: parsed.MessageID,
+		Item: it, ItemRaw: itemRaw}, nil
 }
 
 // smsText keeps the new text of a mail: no quoted lines, nothing after a

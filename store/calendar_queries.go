@@ -49,7 +49,7 @@ type MailQuery struct {
 	// FolderIDs limits the search; empty searches every mail folder.
 	FolderIDs []int64
 	// Text must occur (case-insensitively) in the subject, sender,
-	// recipients or preview; every whitespace-separated word must.
+	// recipients, preview or body; every whitespace-separated word must.
 	Text string
 	// After and Before bound DateReceived (exclusive).
 	After, Before *time.Time
@@ -65,10 +65,8 @@ func (s *Store) SearchMail(ctx context.Context, userID int64, q MailQuery) ([]It
 	if len(q.FolderIDs) > 0 {
 		db = db.Where("folder_id IN ?", q.FolderIDs)
 	}
-	for _, w := range strings.Fields(strings.ToLower(q.Text)) {
-		p := "%" + escapeLike(w) + "%"
-		db = db.Where(`(lower(subject) LIKE ? ESCAPE '\' OR lower(from_addr) LIKE ? ESCAPE '\' OR lower(to_addrs) LIKE ? ESCAPE '\'
-			OR lower(cc_addrs) LIKE ? ESCAPE '\' OR lower(preview) LIKE ? ESCAPE '\')`, p, p, p, p, p)
+	for _, w := range strings.Fields(NormalizeSearchText(q.Text)) {
+		db = s.mailWordMatch(db, w) // mailsearch.go
 	}
 	if q.After != nil {
 		db = db.Where("date_received > ?", q.After.UTC())

@@ -84,8 +84,11 @@ func addItem(tx *gorm.DB, it *Item, raw []byte, blobID int64) error {
 	if it.Class == "" {
 		it.Class = f.Class
 	}
-	if it.Class != f.Class {
+	if !classFits(it.Class, f.Class) { // issue 9: SMS among mail (quota_writes.go)
 		return fmt.Errorf("add item: a %s item does not belong in a %s folder: %w", it.Class, f.Class, ErrConflict)
+	}
+	if raw == nil && blobID == 0 {
+		it.Size = contentSize(it) // issue 9: counts against the quota (quota_writes.go)
 	}
 	if raw != nil {
 		id, err := newBlob(tx, raw)
@@ -114,6 +117,11 @@ func addItem(tx *gorm.DB, it *Item, raw []byte, blobID int64) error {
 		}
 	}
 	it.Attachments = atts
+	if it.SearchText != "" {
+		if err := saveSearchText(tx, blobID, it.SearchText); err != nil { // mailsearch.go
+			return err
+		}
+	}
 	return adjustQuota(tx, it.UserID, it.Size)
 }
 
@@ -225,6 +233,7 @@ func (s *Store) ChangesSince(ctx context.Context, userID, folderID, since int64,
 type FlagChange struct {
 	Read       *bool
 	FlagStatus *int
+	Flag       *string // the whole flag as JSON (Item.Flag)
 	Categories *string
 	LastVerb   *int
 	Props      *string
@@ -244,6 +253,12 @@ func (s *Store) UpdateItem(ctx context.Context, userID, itemID int64, ch FlagCha
 		}
 		if ch.FlagStatus != nil {
 			fields["flag_status"], it.FlagStatus = *ch.FlagStatus, *ch.FlagStatus
+		}
+		if ch.Flag != nil {
+			fields["flag"], it.Flag = *ch.Flag, *ch.Flag
+		} else if ch.FlagStatus != nil {
+			// A status alone (IMAP \Flagged): the old dates no longer hold.
+			fields["flag"], it.Flag = "", ""
 		}
 		if ch.Categories != nil {
 			fields["categories"], it.Categories = *ch.Categories, *ch.Categories
@@ -275,7 +290,7 @@ func (s *Store) UpdateItem(ctx context.Context, userID, itemID int64, ch FlagCha
 func (s *Store) ReplaceItem(ctx context.Context, it *Item) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var cur Item
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id", "folder_id", "class").Where("id = ? AND user_id = ? AND deleted = ?", it.ID, it.UserID, false).First(&cur).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id", "user_id", "folder_id", "class", "blob_id", "size").Where("id = ? AND user_id = ? AND deleted = ?", it.ID, it.UserID, false).First(&cur).Error; err != nil {
 			return wrap(err, "replace item")
 		}
 		m, err := bumpFolder(tx, it.UserID, cur.FolderID, 1)
@@ -283,10 +298,16 @@ func (s *Store) ReplaceItem(ctx context.Context, it *Item) error {
 			return err
 		}
 		it.FolderID, it.Class, it.Modseq = cur.FolderID, cur.Class, m
-		return wrap(tx.Model(&Item{}).Where("id = ?", it.ID).Updates(map[string]any{
+		fields := map[string]any{
 			"modseq": m, "subject": it.Subject, "uid": it.UID, "start_time": it.StartTime, "end_time": it.EndTime,
 			"props": it.Props, "categories": it.Categories, "updated_at": time.Now().UTC(),
-		}).Error, "replace item")
+		}
+		if cur.BlobID == nil { // issue 9: usage follows the new content (quota_writes.go)
+			if err := resize(tx, &cur, contentSize(it), fields); err != nil {
+				return err
+			}
+		}
+		return wrap(tx.Model(&Item{}).Where("id = ?", it.ID).Updates(fields).Error, "replace item")
 	})
 }
 
@@ -328,13 +349,17 @@ func tombstone(tx *gorm.DB, it *Item) error {
 // tombstone behind; the raw message is shared, not copied.
 func (s *Store) MoveItem(ctx context.Context, userID, itemID, dstFolderID int64) (*Item, error) {
 	var moved Item
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.txRetry(ctx, func(tx *gorm.DB) error {
 		var it Item
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? AND user_id = ? AND deleted = ?", itemID, userID, false).First(&it).Error; err != nil {
 			return wrap(err, "move item")
 		}
 		if it.FolderID == dstFolderID {
 			return fmt.Errorf("move item: source and destination are the same folder: %w", ErrConflict)
+		}
+		// Both counters are bumped below: lock them in order (move.go).
+		if err := lockFolders(tx, userID, it.FolderID, dstFolderID); err != nil {
+			return err
 		}
 		var atts []Attachment
 		if err := tx.Where("item_id = ?", it.ID).Order("part_index").Find(&atts).Error; err != nil {
@@ -343,7 +368,7 @@ func (s *Store) MoveItem(ctx context.Context, userID, itemID, dstFolderID int64)
 		moved = it
 		moved.FolderID = dstFolderID
 		moved.Attachments = atts
-		moved.Class = ""
+		moved.Class = keepClass(it.Class)
 		if err := addItem(tx, &moved, nil, derefID(it.BlobID)); err != nil {
 			return err
 		}

@@ -132,17 +132,25 @@ type Item struct {
 	Modseq   int64
 	Deleted  bool
 
-	BlobID            *int64
-	Size              int64
-	MessageID         string
-	Subject           string
-	FromAddr          string
-	ToAddrs           string
-	CcAddrs           string
-	ReplyTo           string
-	DateReceived      *time.Time
-	Read              bool
-	FlagStatus        int
+	BlobID    *int64
+	Size      int64
+	MessageID string
+	Subject   string
+	FromAddr  string
+	ToAddrs   string
+	CcAddrs   string
+	ReplyTo   string
+	// BccAddrs: the Bcc list of a draft or of the sender's own Sent Items
+	// copy (never of a received mail).
+	BccAddrs string
+	// ReceivedAsBcc: the user was not in To or Cc (MS-ASEMAIL 2.2.2.65).
+	ReceivedAsBcc bool
+	DateReceived  *time.Time
+	Read          bool
+	FlagStatus    int
+	// Flag is the whole follow-up flag (MS-ASEMAIL 2.2.2.34) as JSON, or
+	// empty when only FlagStatus is known (see activesync/flag.go).
+	Flag              string
 	Importance        int
 	HasAttachments    bool
 	IsDraft           bool
@@ -165,6 +173,10 @@ type Item struct {
 
 	// Attachments is filled by the calls that say so; it is not a column.
 	Attachments []Attachment `gorm:"-"`
+	// SearchText is the normalised body text of a new mail item
+	// (NormalizeSearchText), stored with its blob for mailbox search
+	// (mailsearch.go); it is not a column and is not read back.
+	SearchText string `gorm:"-"`
 }
 
 // Attachment describes one attachment of a mail item. Its ID is the stable

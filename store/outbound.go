@@ -28,6 +28,11 @@ type OutboundMail struct {
 	NextAttempt time.Time
 	LastError   string
 	CreatedAt   time.Time
+	// DataStartedAt is set (MarkOutboundData) just before the relay worker
+	// sends DATA and cleared when the attempt is settled. A claimed message
+	// that still has it was interrupted after DATA began: the relay may
+	// already have it.
+	DataStartedAt *time.Time
 }
 
 // TableName maps OutboundMail to its table.
@@ -53,6 +58,10 @@ type Submission struct {
 	// submission with the same id fails with ErrClientIDUsed and stores
 	// nothing.
 	ClientID string
+	// Resend, when not nil, is recorded the same way for a submission
+	// without a ClientId (EAS 12.x, resend.go); a repeat within its window
+	// fails with ErrResent and stores nothing.
+	Resend   *Resend
 	Raw      []byte
 	Items    []*Item       // local copies; their blob is Raw, stored once
 	Outbound *OutboundMail // nil when no recipient is remote
@@ -75,6 +84,11 @@ func (s *Store) submitIn(tx *gorm.DB, sub Submission) error {
 		}
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("submit %q: %w", sub.ClientID, ErrClientIDUsed)
+		}
+	}
+	if sub.Resend != nil {
+		if err := recordResend(tx, sub.Resend, s.now()); err != nil {
+			return err
 		}
 	}
 	if len(sub.Items) > 0 {
@@ -104,7 +118,7 @@ func enqueue(tx *gorm.DB, m *OutboundMail, now time.Time) error {
 	if m.RcptTo == "" || len(m.Data) == 0 {
 		return fmt.Errorf("enqueue: no recipients or no data")
 	}
-	m.ID, m.Attempts = 0, 0
+	m.ID, m.Attempts, m.DataStartedAt = 0, 0, nil
 	if m.NextAttempt.IsZero() {
 		m.NextAttempt = now
 	}
@@ -140,6 +154,21 @@ func (s *Store) ClaimOutbound(ctx context.Context, now time.Time, lease time.Dur
 	return &m, nil
 }
 
+// MarkOutboundData records that the relay worker is about to send DATA for
+// a message it claimed. It is committed before DATA goes out, so that after
+// a crash the next claim can tell "certainly not sent" from "perhaps sent"
+// (OutboundMail.DataStartedAt).
+func (s *Store) MarkOutboundData(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Model(&OutboundMail{}).Where("id = ?", id).Update("data_started_at", s.now().UTC())
+	if res.Error != nil {
+		return wrap(res.Error, "mark outbound data")
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("mark outbound data: message %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // NextOutboundDue returns when the earliest queued message is due, or
 // ErrNotFound for an empty queue.
 func (s *Store) NextOutboundDue(ctx context.Context) (time.Time, error) {
@@ -173,13 +202,16 @@ type Settlement struct {
 // any bounce is delivered. A message another worker settled meanwhile is
 // left alone (and no bounce goes out twice).
 func (s *Store) SettleOutbound(ctx context.Context, st Settlement) error {
-	return s.tx(ctx, func(tx *gorm.DB) error {
+	// wrap: a connection lost at BEGIN or COMMIT is ErrUnavailable too, so
+	// the relay knows to try again rather than leave it to the lease.
+	return wrap(s.tx(ctx, func(tx *gorm.DB) error {
 		var res *gorm.DB
 		if len(st.Remaining) == 0 {
 			res = tx.Delete(&OutboundMail{}, st.ID)
 		} else {
 			res = tx.Model(&OutboundMail{}).Where("id = ?", st.ID).Updates(map[string]any{
 				"rcpt_to": strings.Join(st.Remaining, "\n"), "next_attempt": st.NextAttempt.UTC(), "last_error": st.LastError,
+				"data_started_at": nil, // the attempt's outcome is known: the remaining recipients do not have it
 			})
 		}
 		if res.Error != nil {
@@ -199,7 +231,7 @@ func (s *Store) SettleOutbound(ctx context.Context, st Settlement) error {
 			}
 		}
 		return nil
-	})
+	}), "settle outbound")
 }
 
 // OutboundQueue lists the queued messages (without their data), oldest

@@ -158,6 +158,19 @@ func (s *Store) governIn(tx *gorm.DB, g Governed) error {
 			m.NextAttempt = s.now()
 		}
 		m.NextAttempt = m.NextAttempt.UTC()
+		if m.Item != nil { // issue 9: the sender's SMS item (sms_items.go)
+			if m.Item.FolderID == 0 {
+				var f Folder
+				if err := tx.Select("id").Where("user_id = ? AND type = ? AND deleted = ?", m.Item.UserID, FolderSentItems, false).First(&f).Error; err != nil {
+					return wrap(err, "sms item: sent items")
+				}
+				m.Item.FolderID = f.ID
+			}
+			if err := addItem(tx, m.Item, m.ItemRaw, 0); err != nil {
+				return err
+			}
+			m.ItemID = &m.Item.ID
+		}
 		if err := tx.Create(m).Error; err != nil {
 			return wrap(err, "queue sms")
 		}

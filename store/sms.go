@@ -29,6 +29,13 @@ type SMSMessage struct {
 	NextAttempt time.Time
 	LastError   string
 	CreatedAt   time.Time
+	// ItemID is the SMS item kept in the sender's Sent Items, on which the
+	// gateway records the delivery status (sms_items.go); nil for none.
+	ItemID *int64
+	// Item and ItemRaw, when Item is set, are that SMS item and its
+	// message, stored with the row (governIn).
+	Item    *Item  `gorm:"-"`
+	ItemRaw []byte `gorm:"-"`
 }
 
 // TableName maps SMSMessage to its table.
@@ -66,6 +73,10 @@ func (s *Store) ClaimSMS(ctx context.Context, now time.Time, lease time.Duration
 // at most once).
 func (s *Store) SettleSMS(ctx context.Context, id int64, retryAt *time.Time, lastErr string, notice *Delivery) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
+		var row SMSMessage
+		if err := tx.Select("id", "item_id").Where("id = ?", id).Limit(1).Find(&row).Error; err != nil {
+			return wrap(err, "settle sms")
+		}
 		var res *gorm.DB
 		if retryAt == nil {
 			res = tx.Delete(&SMSMessage{}, id)
@@ -75,7 +86,19 @@ func (s *Store) SettleSMS(ctx context.Context, id int64, retryAt *time.Time, las
 		if res.Error != nil {
 			return wrap(res.Error, "settle sms")
 		}
-		if res.RowsAffected == 0 || notice == nil {
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		if retryAt == nil && row.ItemID != nil { // issue 9: the delivery status on the SMS item
+			st := SMSSent
+			if lastErr != "" {
+				st = SMSFailed
+			}
+			if err := setSMSStatus(tx, *row.ItemID, st, lastErr, s.now()); err != nil {
+				return err
+			}
+		}
+		if notice == nil {
 			return nil
 		}
 		return deliverIn(tx, *notice)

@@ -243,6 +243,13 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	})
 	if err == nil {
 		s.afterCommit(cs)
+		return nil
+	}
+	// A connection lost at BEGIN or COMMIT never reaches fn's own error
+	// handling; mark it here so every caller can answer "try again" (EAS
+	// 5/16, HTTP 503) instead of a server error.
+	if !errors.Is(err, ErrUnavailable) {
+		err = unavailable(err)
 	}
 	return err
 }

@@ -32,7 +32,8 @@ const (
 	// SyncOpChange applies Change (mail flags) to ItemID.
 	SyncOpChange
 	// SyncOpReplace overwrites the content of the non-mail item ItemID
-	// with Item's fields (see ReplaceItem).
+	// with Item's fields (see ReplaceItem); with Raw, the content of a mail
+	// (a draft) with Raw and Item's summary (see replaceMail).
 	SyncOpReplace
 	// SyncOpDelete turns ItemID into a tombstone.
 	SyncOpDelete
@@ -204,7 +205,12 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 		if op.InFolder != 0 {
 			it.FolderID = op.InFolder
 		}
-		if err := addItem(tx, it, op.Raw, 0); err != nil {
+		// issue 9: an Add over the quota fails alone (quota_writes.go).
+		if err := addWithinQuota(tx, it, op.Raw, 0); err != nil {
+			var qe *QuotaError
+			if errors.As(err, &qe) {
+				return SyncOpResult{Err: err}, nil
+			}
 			return fail(err)
 		}
 		return SyncOpResult{ItemID: it.ID, Modseq: it.Modseq, Applied: true}, nil
@@ -244,6 +250,11 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 			if ch.FlagStatus != nil {
 				fields["flag_status"] = *ch.FlagStatus
 			}
+			if ch.Flag != nil {
+				fields["flag"] = *ch.Flag
+			} else if ch.FlagStatus != nil {
+				fields["flag"] = "" // a status alone: the old dates no longer hold
+			}
 			if ch.Categories != nil {
 				fields["categories"] = *ch.Categories
 			}
@@ -258,8 +269,27 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 			if it == nil {
 				return SyncOpResult{}, fmt.Errorf("sync replace: no item")
 			}
+			if op.Raw != nil {
+				if cur.Class != ClassEmail {
+					// A 16.x calendar item whose attachments changed: its
+					// event fields as in any replace, its content as a
+					// draft's (activesync/calendar_attachments.go).
+					fields["uid"], fields["start_time"], fields["end_time"], fields["props"] = it.UID, it.StartTime, it.EndTime, it.Props
+				}
+				// A mail's new content (a 16.x draft): drafts.go.
+				if err := replaceMail(tx, &cur, it, op.Raw, fields); err != nil {
+					return fail(err)
+				}
+				res.Modseq, res.Applied = m, true
+				return res, nil
+			}
 			fields["subject"], fields["uid"], fields["start_time"], fields["end_time"] = it.Subject, it.UID, it.StartTime, it.EndTime
 			fields["props"], fields["categories"] = it.Props, it.Categories
+			if cur.BlobID == nil { // issue 9: usage follows the new content (quota_writes.go)
+				if err := resize(tx, &cur, contentSize(it), fields); err != nil {
+					return SyncOpResult{}, err
+				}
+			}
 		}
 		if err := tx.Model(&Item{}).Where("id = ?", cur.ID).Updates(fields).Error; err != nil {
 			return SyncOpResult{}, wrap(err, "sync change")
@@ -280,12 +310,16 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 		if cur.FolderID == op.DstFolderID {
 			return fail(fmt.Errorf("sync move: source and destination are the same folder: %w", ErrConflict))
 		}
+		// Both counters are bumped below: lock them in order (move.go).
+		if err := lockFolders(tx, userID, cur.FolderID, op.DstFolderID); err != nil {
+			return SyncOpResult{}, err
+		}
 		var atts []Attachment
 		if err := tx.Where("item_id = ?", cur.ID).Order("part_index").Find(&atts).Error; err != nil {
 			return SyncOpResult{}, wrap(err, "sync move")
 		}
 		moved := cur
-		moved.FolderID, moved.Attachments, moved.Class = op.DstFolderID, atts, ""
+		moved.FolderID, moved.Attachments, moved.Class = op.DstFolderID, atts, keepClass(cur.Class)
 		if err := addItem(tx, &moved, nil, derefID(cur.BlobID)); err != nil {
 			return fail(err)
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"strconv"
 
@@ -18,6 +19,7 @@ import (
 
 type myData struct {
 	Devices []store.Device
+	Photo   template.URL // the directory photo colleagues see (photo.go)
 }
 
 func (s *Server) myDevices(c echo.Context) error {
@@ -25,7 +27,8 @@ func (s *Server) myDevices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "my.html", "My devices", &myData{Devices: ds})
+	photo := s.photoURL(c.Request().Context(), ident(c).User.ID)
+	return s.render(c, http.StatusOK, "my.html", "My devices", &myData{Devices: ds, Photo: photo})
 }
 
 // myDevice returns the user's own device, or 404 (audited) for anyone

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -89,6 +90,7 @@ type userPageData struct {
 	Quota   int64
 	TOTP    bool
 	Self    bool
+	Photo   template.URL // photo.go
 }
 
 func (s *Server) userParam(c echo.Context) (*store.User, error) {
@@ -135,6 +137,7 @@ func (s *Server) userPage(c echo.Context) error {
 		return err
 	}
 	d.TOTP = secret != ""
+	d.Photo = s.photoURL(ctx, u.ID)
 	s.audit(c, &store.AuditEvent{Action: "user.viewed", TargetType: "user", Target: u.Email, UserID: &u.ID})
 	return s.render(c, http.StatusOK, "user.html", u.Email, d)
 }

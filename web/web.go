@@ -71,6 +71,9 @@ type Deps struct {
 	// same checker, lockout and cache as ActiveSync). Nil uses the web
 	// sign-in's own password check.
 	EASAuth activesync.Authenticator
+	// Delegations serves the calendars delegated to a user (issue 9,
+	// delegations.go); nil: none are served.
+	Delegations DelegatedCalendars
 	// Secure says clients reach the server over HTTPS (directly or through
 	// a TLS proxy): cookies get the Secure flag and pages send HSTS.
 	Secure bool
@@ -189,6 +192,9 @@ func (s *Server) routes() *echo.Echo {
 	my.GET("", s.myDevices)
 	my.GET("/devices/:id/wipe", s.myWipeConfirm)
 	my.POST("/devices/:id/wipe", s.myWipe)
+	my.GET("/delegations", s.myDelegations) // issue 9: delegated calendars (delegations.go)
+	// Session or Basic credentials, so calendar apps can subscribe.
+	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
@@ -211,6 +217,10 @@ func (s *Server) routes() *echo.Echo {
 	a.GET("/users", s.usersPage)
 	a.GET("/users/:id", s.userPage)
 	a.POST("/users/:id/:action", s.userAction)
+	// The photo upload (photo.go) needs a larger body than the group's
+	// limit, so it is routed on its own with the same guards.
+	e.POST("/admin/users/:id/photo", s.userPhoto, countWeb("dashboard"), middleware.BodyLimit(photoBodyLimit),
+		s.securityHeaders, s.loadSession, s.csrf(), s.requireUser, s.requireAdmin)
 	a.GET("/audit", s.auditPage)
 	a.GET("/audit.csv", s.auditCSV)
 	a.GET("/settings", s.settingsPage)

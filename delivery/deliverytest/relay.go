@@ -49,6 +49,8 @@ type Relay struct {
 	rcptErr  map[string]*smtp.SMTPError
 	dataErr  *smtp.SMTPError
 	arrived  chan struct{}
+	onRcpt   func(to string)
+	onData   func(Message)
 }
 
 // Start runs a relay until the test ends.
@@ -104,6 +106,23 @@ func smtpErr(code int) *smtp.SMTPError {
 		ec, msg = smtp.EnhancedCode{4, 2, 0}, "Try again later (test relay)"
 	}
 	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
+}
+
+// OnRcpt makes the relay call fn at each RCPT TO, before answering it
+// (tests that crash the sender before DATA).
+func (r *Relay) OnRcpt(fn func(to string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onRcpt = fn
+}
+
+// OnData makes the relay call fn with each message it accepts, once it is
+// recorded and before the 250 reply goes out (tests that crash the sender
+// between the relay's acceptance and its own bookkeeping).
+func (r *Relay) OnData(fn func(Message)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onData = fn
 }
 
 // Messages returns what the relay accepted so far.
@@ -163,6 +182,12 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.r.mu.Lock()
+	hook := s.r.onRcpt
+	s.r.mu.Unlock()
+	if hook != nil {
+		hook(to)
+	}
+	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
 	if e := s.r.rcptErr[strings.ToLower(to)]; e != nil {
 		return e
@@ -177,8 +202,8 @@ func (s *session) Data(rd io.Reader) error {
 		return err
 	}
 	s.r.mu.Lock()
-	defer s.r.mu.Unlock()
 	if s.r.dataErr != nil {
+		defer s.r.mu.Unlock()
 		return s.r.dataErr
 	}
 	_, s.msg.TLS = s.c.TLSConnectionState()
@@ -187,6 +212,11 @@ func (s *session) Data(rd io.Reader) error {
 	select {
 	case s.r.arrived <- struct{}{}:
 	default:
+	}
+	hook, msg := s.r.onData, s.msg
+	s.r.mu.Unlock()
+	if hook != nil {
+		hook(msg)
 	}
 	return nil
 }

@@ -47,8 +47,10 @@ var (
 	// ActivePings is the number of Ping requests in flight: a Ping is held
 	// for its heartbeat, so this is the number of devices waiting for
 	// changes on this node. The web layer's EAS middleware keeps it (Inc
-	// when a Ping arrives, Dec when its response is written); nothing else
-	// should change it.
+	// when a Ping arrives, Dec when its handler returns), and the EAS
+	// handler for a Ping that waits after taking its connection over from
+	// net/http (Inc then, Dec when it is answered: activesync/ping_detach.go);
+	// nothing else should change it.
 	ActivePings = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "airlock", Name: "eas_active_pings",
 		Help: "Ping requests currently held open on this node.",

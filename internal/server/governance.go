@@ -57,6 +57,15 @@ func (c *Config) governanceDefaults() {
 	}
 }
 
+// smsDomain is where SMS items write numbers as addresses: the gateway's
+// domain, or "sms." + Domain when there is no gateway.
+func smsDomain(c Config) string {
+	if c.SMSDomain != "" {
+		return c.SMSDomain
+	}
+	return "sms." + c.Domain
+}
+
 func (c *Config) governanceValidate() error {
 	for flag, addr := range map[string]string{"--imap-listen": c.IMAPListen, "--imap-starttls-listen": c.IMAPStartTLSListen, "--submission-listen": c.SubmissionListen} {
 		if addr == "" {

@@ -38,6 +38,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err := bootstrap(ctx, st, cfg, out); err != nil {
 		return err
 	}
+	defer backfillSearchText(ctx, st, log)() // mailsearch.go
 	// The certificate serves HTTPS and SMTP's STARTTLS.
 	var tc *tls.Config
 	var fingerprint string
@@ -74,10 +75,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		Notifier:      mail.broker,
 		Mail:          mail.svc,
 		Ping:          activesync.PingOptions{MinHeartbeat: cfg.HeartbeatMin, MaxHeartbeat: cfg.HeartbeatMax},
+		SMSDomain:     smsDomain(cfg), // issue 9: SMS items (governance.go)
 	})
 	handler := web.New(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
 		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
+		Delegations: gov.svc, // issue 9: delegated calendars
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -114,6 +117,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	// their heartbeats; then the mail listeners and the relay worker stop.
 	eas.EndHeldRequests()
 	err = srv.Shutdown(shutdownCtx)
+	// Shutdown does not wait for the Pings whose connections the EAS
+	// handler took over (activesync/ping_detach.go); they answer now.
+	eas.WaitHeldRequests(shutdownCtx)
 	stopMail(shutdownCtx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err

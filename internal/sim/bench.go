@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +41,10 @@ type Bench struct {
 	// all (default 500): a faster ramp overflows the nodes' accept queues
 	// on a busy machine and the kernel drops connections.
 	OpenRate int
+	// CloneDevices (idle): enrol one device per user over HTTP and copy it
+	// in the database for the user's other devices, so that 50,000
+	// devices do not take an hour to enrol on a busy machine.
+	CloneDevices bool
 }
 
 // StartBench starts PostgreSQL and nodes Airlock nodes for a measurement,
@@ -167,8 +170,8 @@ func (r *IdleResult) Print(w io.Writer) {
 
 // maxPerProcess keeps every process below this container's open-file hard
 // limit (20,000 here; RLIMIT_NOFILE cannot be raised without
-// CAP_SYS_RESOURCE).
-const maxPerProcess = 15000
+// CAP_SYS_RESOURCE), with room for a node's other files.
+const maxPerProcess = 18500
 
 // Idle enrols devices (Provision, FolderSync, Sync of the Inbox) spread
 // over the nodes, then holds a Ping open for each on its own connection
@@ -196,7 +199,11 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 	b.Stats.Reset()
 	enrolWatch := WatchProcs(b.Cluster.PIDs)
 	fmt.Fprintf(b.Out, "enrolling %d devices\n", devices)
-	err = parallel(ctx, max(b.EnrolParallel, 1), devices, func(i int) error {
+	enrol := devices
+	if b.CloneDevices {
+		enrol = min(users, devices) // device i belongs to user i%users
+	}
+	err = parallel(ctx, max(b.EnrolParallel, 1), enrol, func(i int) error {
 		n := nodes[i%len(nodes)]
 		d := b.device(fmt.Sprintf("i%d", i+1), us[i%len(us)], []string{n.URL}, client, i, TypeInbox)
 		if err := d.Enrol(ctx); err != nil {
@@ -214,6 +221,12 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 	}
 	if err != nil {
 		return nil, err
+	}
+	if enrol < devices {
+		fmt.Fprintf(b.Out, "copying the enrolled devices in the database for %d more\n", devices-enrol)
+		if err := b.cloneDevices(ctx, devs, enrol, us, client); err != nil {
+			return nil, err
+		}
 	}
 	res.Setup = time.Since(start)
 	b.Stats.Summary().Print(b.Out)
@@ -320,6 +333,61 @@ func (b *Bench) Idle(ctx context.Context, devices, users int, hold time.Duration
 		res.Closed += closed
 	}
 	return res, nil
+}
+
+// cloneDevices fills devs[n:] with copies of devs[:n], device i copying
+// device i%n of the same user: the device row (its policy key with it) and
+// its folder-hierarchy state, written straight to the database. A copy has
+// not synced its Inbox, so its Ping waits without reporting anything.
+func (b *Bench) cloneDevices(ctx context.Context, devs []*Device, n int, us []*User, client *httpClient) error {
+	nodes := b.Cluster.Nodes
+	type tmpl struct {
+		row  *store.Device
+		hier *store.SyncState
+	}
+	tmpls := make([]tmpl, n)
+	if err := parallel(ctx, 8, n, func(j int) error {
+		su, err := b.Store.UserByAddress(ctx, devs[j].User.Email)
+		if err != nil {
+			return err
+		}
+		row, err := b.Store.DeviceByEASID(ctx, su.ID, devs[j].Conn.ID.DeviceID)
+		if err != nil {
+			return err
+		}
+		hier, err := b.Store.LatestSyncState(ctx, row.ID, "hierarchy")
+		if err != nil {
+			return err
+		}
+		tmpls[j] = tmpl{row, hier}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var done atomic.Int64
+	return parallel(ctx, 8, len(devs)-n, func(k int) error {
+		i := n + k
+		t, tm := devs[i%n], tmpls[i%n]
+		d := b.device(fmt.Sprintf("i%d", i+1), us[i%len(us)], []string{nodes[i%len(nodes)].URL}, client, i, TypeInbox)
+		t.mu.Lock()
+		d.colls = map[int]*Collection{TypeInbox: t.colls[TypeInbox]}
+		t.mu.Unlock()
+		d.Conn.setPolicyKey(t.Conn.PolicyKey())
+		row := *tm.row
+		row.ID, row.DeviceID = 0, d.Conn.ID.DeviceID
+		got, _, err := b.Store.EnsureDevice(ctx, &row)
+		if err != nil {
+			return err
+		}
+		if err := b.Store.SaveSyncState(ctx, &store.SyncState{DevicePK: got.ID, Collection: tm.hier.Collection, SyncKey: tm.hier.SyncKey, Data: tm.hier.Data}); err != nil {
+			return err
+		}
+		devs[i] = d
+		if c := done.Add(1); c%10000 == 0 {
+			fmt.Fprintf(b.Out, "  %d copied\n", c)
+		}
+		return nil
+	})
 }
 
 // holder is a child process holding connections (airlock-sim hold-pings).
@@ -507,6 +575,13 @@ type WakeResult struct {
 	Path     string
 	Samples  []time.Duration
 	Timeouts int
+	// Warmup are the first samples, taken just after the devices enrolled
+	// and left out of the percentiles.
+	Warmup []time.Duration
+	// Accepted are, for the counted samples, the times from handing the
+	// message over to the sender being told it was accepted (SMTP 250,
+	// or the commit returning): the delivery's own share of Samples.
+	Accepted []time.Duration
 }
 
 // Print writes the figure.
@@ -514,6 +589,14 @@ func (r *WakeResult) Print(w io.Writer) {
 	p50, p95, p99, mx := Percentiles(r.Samples)
 	fmt.Fprintf(w, "wake latency, %s: %d samples: p50 %s, p95 %s, p99 %s, max %s; %d without a wake-up within the timeout\n",
 		r.Path, len(r.Samples), ms(p50), ms(p95), ms(p99), ms(mx), r.Timeouts)
+	if len(r.Accepted) > 0 {
+		a50, a95, a99, amx := Percentiles(r.Accepted)
+		fmt.Fprintf(w, "  of which the delivery until accepted: p50 %s, p95 %s, p99 %s, max %s\n", ms(a50), ms(a95), ms(a99), ms(amx))
+	}
+	if len(r.Warmup) > 0 {
+		_, _, _, wmx := Percentiles(r.Warmup)
+		fmt.Fprintf(w, "  (%d warm-up samples left out, the slowest %s)\n", len(r.Warmup), ms(wmx))
+	}
 }
 
 // Wake holds a Ping for each of `devices` devices (one user each) on node
@@ -573,8 +656,11 @@ func (b *Bench) Wake(ctx context.Context, devices, samples int, timeout time.Dur
 	defer func() { stop(); wg.Wait() }()
 
 	type path struct {
-		name    string
-		deliver func(u *User, tok string) (time.Time, error)
+		name string
+		// deliver returns when the message was handed over and when
+		// the sender was told it was accepted (SMTP 250, or the commit
+		// returned).
+		deliver func(u *User, tok string) (sent, accepted time.Time, err error)
 	}
 	var paths []path
 	if len(b.Cluster.Nodes) > 0 && b.Cluster.Nodes[0].SMTP != "" {
@@ -583,31 +669,40 @@ func (b *Bench) Wake(ctx context.Context, devices, samples int, timeout time.Dur
 			if n != node0 {
 				name = fmt.Sprintf("SMTP to another node (node %d; PostgreSQL NOTIFY)", n.Index)
 			}
-			paths = append(paths, path{name, func(u *User, tok string) (time.Time, error) {
+			paths = append(paths, path{name, func(u *User, tok string) (time.Time, time.Time, error) {
 				r, err := SMTPSend(ctx, n.SMTP, "bench@outside.test", []string{u.Email}, Message(tok, "bench@outside.test", []string{u.Email}, "wake"))
-				return r.Sent, err
+				return r.Sent, time.Now(), err
 			}})
 		}
 	}
-	paths = append(paths, path{"database commit outside the nodes (PostgreSQL NOTIFY)", func(u *User, tok string) (time.Time, error) {
+	paths = append(paths, path{"database commit outside the nodes (PostgreSQL NOTIFY)", func(u *User, tok string) (time.Time, time.Time, error) {
 		su, err := b.Store.UserByAddress(ctx, u.Email)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, time.Time{}, err
 		}
 		f, err := b.Store.FolderByType(ctx, su.ID, store.FolderInbox)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, time.Time{}, err
 		}
 		t0 := time.Now()
-		return t0, deliverToken(ctx, b.Store, tok, "bench@outside.test", []*store.User{su}, []int64{f.ID}, "wake")
+		err = deliverToken(ctx, b.Store, tok, "bench@outside.test", []*store.User{su}, []int64{f.ID}, "wake")
+		return t0, time.Now(), err
 	}})
 
+	// The paths take turns, sample by sample, so that the load of this
+	// shared machine (and the devices' own churn just after enrolment)
+	// falls on all of them alike; measured one path after the other, the
+	// first path alone took the start-up and showed it as its tail. The
+	// first wakeWarmup rounds are kept apart (WakeResult.Warmup).
 	rnd := rand.New(rand.NewPCG(7, 7))
-	var out []*WakeResult
-	seq := 0
-	for _, p := range paths {
-		res := &WakeResult{Path: p.name}
-		for n := 0; n < samples && ctx.Err() == nil; n++ {
+	out := make([]*WakeResult, len(paths))
+	for i, p := range paths {
+		out[i] = &WakeResult{Path: p.name}
+	}
+	seq, last := 0, -1
+	for n := 0; n < samples+wakeWarmup && ctx.Err() == nil; n++ {
+		for i, p := range paths {
+			res := out[i]
 			// A device whose Ping has been held for half a second.
 			var k int
 			for tries := 0; ; tries++ {
@@ -620,29 +715,47 @@ func (b *Bench) Wake(ctx context.Context, devices, samples int, timeout time.Dur
 				}
 				sleep(ctx, 5*time.Millisecond)
 			}
+			// And the device woken last must have synced and be back in
+			// its Ping: otherwise its Sync runs on node 0 during this
+			// delivery, which then measures the two requests' contention
+			// on node 0 (the same-node path only) rather than the wake-up.
+			for tries := 0; last >= 0 && tries < 1000; tries++ {
+				if r := slots[last].ready.Load(); r != 0 && time.Since(time.Unix(0, r)) > 100*time.Millisecond {
+					break
+				}
+				sleep(ctx, 5*time.Millisecond)
+			}
+			last = k
 			select { // forget a stale wake-up
 			case <-slots[k].woke:
 			default:
 			}
 			seq++
-			t0, err := p.deliver(us[k], NewToken(b.run, "w", "", seq))
+			t0, acc, err := p.deliver(us[k], NewToken(b.run, "w", "", seq))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p.name, err)
 			}
 			t := time.NewTimer(timeout)
 			select {
 			case at := <-slots[k].woke:
-				res.Samples = append(res.Samples, at.Sub(t0))
+				if n < wakeWarmup {
+					res.Warmup = append(res.Warmup, at.Sub(t0))
+				} else {
+					res.Samples = append(res.Samples, at.Sub(t0))
+					res.Accepted = append(res.Accepted, acc.Sub(t0))
+				}
 			case <-t.C:
 				res.Timeouts++
 			case <-ctx.Done():
 			}
 			t.Stop()
 		}
-		out = append(out, res)
 	}
 	return out, nil
 }
+
+// wakeWarmup is how many rounds of the wake benchmark are not counted.
+const wakeWarmup = 5
 
 // BigSyncResult is the initial sync of a large Inbox.
 type BigSyncResult struct {
@@ -721,170 +834,6 @@ func (b *Bench) BigSync(ctx context.Context, n int, windows []int) ([]*BigSyncRe
 		compare(v, d.Name, d.Snapshot(), View{TypeInbox: truth[TypeInbox]})
 		_, _, _, nDup := b.Rec.Take()
 		r.Lost, r.Divergent, r.Duplicated = v.Lost, v.Divergent, nDup
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// SyncRateResult is sustained Sync throughput.
-type SyncRateResult struct {
-	Mode          string
-	Devices       int
-	Duration      time.Duration
-	Requests      int64
-	P50, P95, P99 time.Duration
-	ServerCPU     time.Duration
-	PGCPU, SimCPU time.Duration
-	Errors        int64
-	DB            map[string]int64 // counter deltas
-}
-
-// Print writes the figure.
-func (r *SyncRateResult) Print(w io.Writer) {
-	rps := float64(r.Requests) / r.Duration.Seconds()
-	fmt.Fprintf(w, "sustained Sync (%s), %d devices in a closed loop for %s: %d requests, %.0f req/s; p50 %s, p95 %s, p99 %s; %d errors\n",
-		r.Mode, r.Devices, r.Duration, r.Requests, rps, ms(r.P50), ms(r.P95), ms(r.P99), r.Errors)
-	if r.Requests > 0 {
-		for _, x := range []struct {
-			name string
-			d    time.Duration
-		}{{"airlock", r.ServerCPU}, {"PostgreSQL", r.PGCPU}, {"simulator", r.SimCPU}} {
-			fmt.Fprintf(w, "  %-10s CPU %5.1fs = %.2f ms per request (%.0f%% of one core)\n", x.name, x.d.Seconds(),
-				1000*x.d.Seconds()/float64(r.Requests), 100*x.d.Seconds()/r.Duration.Seconds())
-		}
-		keys := make([]string, 0, len(r.DB))
-		for k := range r.DB {
-			if !strings.HasPrefix(k, "table ") {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  PostgreSQL %-24s %10d  = %6.1f per request\n", k, r.DB[k], float64(r.DB[k])/float64(r.Requests))
-		}
-		// The tables that cost most, by rows read.
-		type tr struct {
-			name       string
-			scans, rws int64
-		}
-		per := map[string]*tr{}
-		for k, v := range r.DB {
-			name, what, ok := strings.Cut(strings.TrimPrefix(k, "table "), ": ")
-			if !ok || !strings.HasPrefix(k, "table ") {
-				continue
-			}
-			t := per[name]
-			if t == nil {
-				t = &tr{name: name}
-				per[name] = t
-			}
-			if strings.HasPrefix(what, "rows") {
-				t.rws += v
-			} else {
-				t.scans += v
-			}
-		}
-		var ts []*tr
-		for _, t := range per {
-			if t.scans > 0 || t.rws > 0 {
-				ts = append(ts, t)
-			}
-		}
-		sort.Slice(ts, func(i, j int) bool { return ts[i].rws > ts[j].rws })
-		for i, t := range ts {
-			if i == 6 {
-				break
-			}
-			fmt.Fprintf(w, "    table %-22s %6.1f scans, %7.1f rows read per request\n", t.name, float64(t.scans)/float64(r.Requests), float64(t.rws)/float64(r.Requests))
-		}
-	}
-}
-
-// SyncRate measures Sync requests per second with devices in a closed
-// loop: mode "change" sends a read/unread Change in every request (a
-// commit per request), mode "poll" an empty-handed Sync that finds
-// nothing new.
-func (b *Bench) SyncRate(ctx context.Context, devices int, d time.Duration, modes []string) ([]*SyncRateResult, error) {
-	us, err := b.users(ctx, devices)
-	if err != nil {
-		return nil, err
-	}
-	if err := parallel(ctx, 4, len(us), func(i int) error { return Seed(ctx, b.Store, nil, b.run, us[i], 20) }); err != nil {
-		return nil, err
-	}
-	node := b.Cluster.Nodes[0]
-	client := newHTTPClient(devices)
-	devs := make([]*Device, devices)
-	if err := parallel(ctx, 16, devices, func(i int) error {
-		devs[i] = b.device(fmt.Sprintf("s%d", i+1), us[i], []string{node.URL}, client, i, TypeInbox)
-		return devs[i].Enrol(ctx)
-	}); err != nil {
-		return nil, err
-	}
-	var out []*SyncRateResult
-	for _, mode := range modes {
-		if mode != "change" && mode != "poll" {
-			return nil, fmt.Errorf("syncrate mode %q: change or poll", mode)
-		}
-		before, err := b.Cluster.DBCounters(ctx)
-		if err != nil {
-			return nil, err
-		}
-		b.Stats.Reset()
-		w := WatchProcs(func() []int { return []int{node.PID()} })
-		pg0, err := b.Cluster.PGCPU()
-		if err != nil {
-			return nil, err
-		}
-		me0, _ := ReadProc(os.Getpid())
-		runCtx, cancel := context.WithTimeout(ctx, d)
-		var wg sync.WaitGroup
-		for _, dev := range devs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for runCtx.Err() == nil {
-					var cmds []clientCmd
-					if mode == "change" {
-						if sid, fp := dev.pickItem(TypeInbox); sid != "" {
-							r := !fp.Read
-							cmds = []clientCmd{{Kind: "Change", ServerID: sid, Read: &r}}
-						}
-					}
-					if _, err := dev.syncOnce(runCtx, []int{TypeInbox}, cmds); err != nil && runCtx.Err() == nil {
-						b.Stats.Error("Sync", short(err))
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		cancel()
-		w.Stop()
-		pg1, err := b.Cluster.PGCPU()
-		if err != nil {
-			return nil, err
-		}
-		me1, _ := ReadProc(os.Getpid())
-		after, err := b.Cluster.DBCounters(ctx)
-		if err != nil {
-			return nil, err
-		}
-		r := &SyncRateResult{Mode: mode, Devices: devices, Duration: d, DB: map[string]int64{}, PGCPU: pg1 - pg0, SimCPU: me1.CPU - me0.CPU}
-		sum := b.Stats.Summary()
-		for _, c := range sum.Commands {
-			if c.Command == "Sync" {
-				r.Requests, r.P50, r.P95, r.P99 = c.Requests, c.P50, c.P95, c.P99
-			}
-		}
-		for _, n := range sum.Errors {
-			r.Errors += n
-		}
-		for _, p := range w.Summary() {
-			r.ServerCPU += p.CPU
-		}
-		for k, v := range after {
-			r.DB[k] = v - before[k]
-		}
 		out = append(out, r)
 	}
 	return out, nil

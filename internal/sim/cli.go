@@ -260,12 +260,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 	cheap := false
 	enrolParallel := 32
 	openRate := 500
+	clone := false
 	switch what {
 	case "idle":
 		devices := fs.Int("devices", 10000, "devices holding a Ping")
 		users := fs.Int("users", 0, "users (default devices/10)")
 		hold := fs.Duration("hold", 30*time.Second, "how long the Pings are held while memory is sampled")
-		fs.IntVar(&nodes, "nodes", 1, "nodes the devices are spread over (at most 15,000 Pings each here)")
+		fs.IntVar(&nodes, "nodes", 1, "nodes the devices are spread over (at most 18,500 Pings each here)")
+		fs.BoolVar(&clone, "clone", false, "enrol one device per user over HTTP and copy it in the database for the others (fast set-up for 50,000)")
 		fs.IntVar(&enrolParallel, "enrol-parallel", 32, "devices enrolling at once")
 		fs.IntVar(&openRate, "open-rate", 500, "Ping connections opened per second")
 		fs.BoolVar(&cheap, "cheap-hash", true, "store the users' passwords with a cheap argon2id cost (enrolment would otherwise measure argon2id)")
@@ -322,13 +324,20 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 			return false, err
 		}
 	case "syncrate":
-		devices := fs.Int("devices", 40, "devices in a closed loop (one user each)")
-		d := fs.Duration("duration", 60*time.Second, "measuring time per mode")
-		modes := fs.String("modes", "poll,change", "poll (nothing new), change (a read/unread Change per request)")
+		var devices intList
+		fs.Var(&devices, "devices", "devices in a closed loop (one user each); a list is a ramp of loads (repeatable or comma-separated; default 40)")
+		d := fs.Duration("duration", 60*time.Second, "measuring time per mode and load")
+		modes := fs.String("modes", "poll,change", "poll (nothing new), change (a read/unread Change per request), incoming (a message delivered, then the Sync that receives it)")
 		run = func(b *Bench) (any, error) {
-			rs, err := b.SyncRate(ctx, *devices, *d, strings.Split(*modes, ","))
+			if len(devices) == 0 {
+				devices = intList{40}
+			}
+			rs, err := b.SyncRate(ctx, devices, *d, strings.Split(*modes, ","))
 			for _, r := range rs {
 				r.Print(stdout)
+			}
+			if len(rs) > 1 {
+				PrintRamp(stdout, rs)
 			}
 			return rs, err
 		}
@@ -343,6 +352,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 		return false, err
 	}
 	b.CheapHash, b.EnrolParallel, b.OpenRate = cheap, enrolParallel, openRate
+	b.CloneDevices = clone
 	defer b.Stop()
 	res, err := run(b)
 	if errors.Is(err, errFigureFailed) {

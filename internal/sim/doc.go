@@ -38,7 +38,8 @@
 //     processes, SIGKILLed and restarted on schedule; PostgreSQL stopped
 //     abruptly and restarted.
 //   - Bench (bench.go): the published figures: idle Ping memory, wake-up
-//     latency, initial sync of a large Inbox, sustained Sync rate.
+//     latency, initial sync of a large Inbox; syncrate.go: the sustained
+//     Sync rate at rising load, with PostgreSQL's work per Sync.
 //
 // # Implementation notes
 //

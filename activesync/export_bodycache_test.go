@@ -1,0 +1,5 @@
+package activesync
+
+// ResetBodyCache empties the process's cache of rendered bodies, so a
+// benchmark can measure a device that is the first to fetch its mail.
+func ResetBodyCache() { renderedBodies.reset() }
