@@ -574,6 +574,7 @@ func parseEvent(app *etree.Element, cur *pim.Event, o renderOpts) (*pim.Event, e
 	if e.MeetingStatus == pim.MeetingOrganizer && e.ResponseType == 0 {
 		e.ResponseType = pim.ResponseOrganizer
 	}
+	scheduling.KeepProposals(cur, &e) // a moved meeting answers them
 	return &e, nil
 }
 

@@ -25,7 +25,9 @@ import (
 // nothing new. The container is built the way a draft is (drafts.go: the
 // same attachment edits and MIME writer), and a changed one replaces the
 // event's blob in the Sync commit, attachments keeping their ids.
-// Attendees' copies of a meeting do not carry the organizer's files.
+// A meeting's files reach its attendees through package scheduling
+// (meeting_files.go): the requests carry them, and a colleague's copy
+// holds them as its own attachments.
 
 // calendarAttachmentEdits returns the Attachments element of a 16.x
 // calendar Add or Change, or nil.

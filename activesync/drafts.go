@@ -433,25 +433,56 @@ func writeDraftPart(iw *gomail.InlineWriter, ct, body string) error {
 	return pw.Close()
 }
 
-// writeDraftResponse adds to a draft's Add or Change response the
-// FileReference of each attachment the device added, by its ClientId
-// (MS-ASAIRS 2.2.2.14, 2.2.2.24.1), which the device records to delete the
-// attachment later.
-func writeDraftResponse(el *etree.Element, d *draftCmd) {
+// draftFile is an attachment a draft command added: the device's ClientId
+// and our FileReference. It is recorded with the command's result, so a
+// request replayed after a lost response answers the same.
+type draftFile struct {
+	ClientID string `json:"c"`
+	FileRef  string `json:"f"`
+}
+
+// draftFiles lists the attachments d added, by ClientId, with their
+// FileReference (after the commit, when they have an id).
+func draftFiles(d *draftCmd) []draftFile {
 	if d == nil {
-		return
+		return nil
 	}
-	var list *etree.Element
+	var out []draftFile
 	for i, cid := range d.ClientIDs {
 		if cid == "" || i >= len(d.Item.Attachments) || d.Item.Attachments[i].ID == 0 {
 			continue
 		}
-		if list == nil {
-			list = el.CreateElement("AirSync:ApplicationData").CreateElement("AirSyncBase:Attachments")
-		}
+		out = append(out, draftFile{ClientID: cid, FileRef: strconv.FormatInt(d.Item.Attachments[i].ID, 10)})
+	}
+	return out
+}
+
+// answeredFiles is what a draft command's response names: the attachments
+// it added now, or for a replayed command the ones recorded when it was
+// applied.
+func (p *pendingCmd) answeredFiles() []draftFile {
+	if p.Draft != nil {
+		return draftFiles(p.Draft)
+	}
+	if p.Recorded != nil {
+		return p.Recorded.Files
+	}
+	return nil
+}
+
+// writeDraftResponse adds to a draft's Add or Change response the
+// FileReference of each attachment the device added, by its ClientId
+// (MS-ASAIRS 2.2.2.14, 2.2.2.24.1), which the device records to delete the
+// attachment later.
+func writeDraftResponse(el *etree.Element, files []draftFile) {
+	if len(files) == 0 {
+		return
+	}
+	list := el.CreateElement("AirSync:ApplicationData").CreateElement("AirSyncBase:Attachments")
+	for _, f := range files {
 		a := list.CreateElement("AirSyncBase:Attachment")
-		add(a, "AirSyncBase:ClientId", cid)
-		add(a, "AirSyncBase:FileReference", strconv.FormatInt(d.Item.Attachments[i].ID, 10))
+		add(a, "AirSyncBase:ClientId", f.ClientID)
+		add(a, "AirSyncBase:FileReference", f.FileRef)
 	}
 }
 
@@ -478,20 +509,6 @@ func (h *Handler) sendDraft(ctx context.Context, r *Request, d *draftCmd, itemID
 		r.Log.Warn("sent draft not removed from Drafts", "item", itemID, "err", err)
 	}
 	return true
-}
-
-// answers reports whether a successful draft command still gets a
-// response (to give the device the FileReferences of its new attachments).
-func (d *draftCmd) answers() bool {
-	if d == nil {
-		return false
-	}
-	for _, c := range d.ClientIDs {
-		if c != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // draftOp reads a draft Add (cur nil) or Change and queues its store op

@@ -191,7 +191,8 @@ func proposal(sr *etree.Element, e *pim.Event, v Version) (start, end time.Time,
 
 // committed sends the meeting mail of what the user, as organizer, did to
 // meetings on a device (scheduling.Organized): invitations for a new
-// meeting, updates, cancellations. Failures are logged: the device's
+// meeting, updates (also when only its files changed: attendees get the
+// current set), cancellations. Failures are logged: the device's
 // change stands.
 func (calendarCodec) committed(ctx context.Context, h *Handler, r *Request, folder *store.Folder, done []syncApplied) {
 	sched := &scheduling.Service{Store: h.store, Mail: h.mail, Log: r.Log}
@@ -202,11 +203,13 @@ func (calendarCodec) committed(ctx context.Context, h *Handler, r *Request, fold
 		}
 		seen[d.ItemID] = true
 		var before, after *pim.Event
+		var beforeFiles, afterFiles []store.Attachment
 		if d.Before != nil {
 			var e pim.Event
 			if e.FromItem(d.Before) == nil {
 				before = &e
 			}
+			beforeFiles = d.Before.Attachments
 		}
 		if d.Kind != "Delete" || d.Instance {
 			it, err := h.store.ItemByID(ctx, r.User.ID, d.ItemID)
@@ -215,16 +218,35 @@ func (calendarCodec) committed(ctx context.Context, h *Handler, r *Request, fold
 				if e.FromItem(it) == nil {
 					after = &e
 				}
+				afterFiles = it.Attachments
 			}
 		}
 		if !scheduling.IsOrganized(before) && !scheduling.IsOrganized(after) {
 			continue
 		}
 		start := time.Now()
-		if err := sched.Organized(ctx, r.User, before, after); err != nil {
+		if err := sched.OrganizedChange(ctx, r.User, before, after, !sameFiles(beforeFiles, afterFiles)); err != nil {
 			r.Log.Error("meeting mail", "err", err, "item", d.ItemID)
 		} else {
 			r.Log.Info("meeting mail sent", "item", d.ItemID, "kind", d.Kind, "took", time.Since(start))
 		}
 	}
+}
+
+// sameFiles reports whether two attachment lists of one event name the
+// same files (an edit keeps a file's id; a new file gets a new one).
+func sameFiles(a, b []store.Attachment) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	ids := map[int64]bool{}
+	for _, x := range a {
+		ids[x.ID] = true
+	}
+	for _, x := range b {
+		if !ids[x.ID] {
+			return false
+		}
+	}
+	return true
 }

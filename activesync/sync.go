@@ -461,6 +461,8 @@ func (h *Handler) sync(ctx context.Context, r *Request) (*Response, error) {
 		changes = ch
 	}
 	deadline := time.Now().Add(wait)
+	var hold *syncHold // the device's slot while it waits (syncwait_supersede.go)
+	defer func() { hold.release() }()
 	for {
 		outs, err := h.syncCollections(ctx, r, req)
 		if err != nil {
@@ -482,7 +484,20 @@ func (h *Handler) sync(ctx context.Context, r *Request) (*Response, error) {
 		}
 		// Sync as push: hold the request until a folder changes or the
 		// interval ends (MS-ASCMD 3.1.5.4 with Wait/HeartbeatInterval).
-		if !waitForChange(ctx, changes, remaining) {
+		if hold == nil {
+			hold = h.holdSync(r)
+		}
+		changed, ended := waitSync(ctx, changes, remaining, hold)
+		if ended {
+			// A newer request of the device (or shutdown): answer with
+			// this pass, which found nothing and committed nothing.
+			r.Log.Debug("Sync wait superseded by a newer request of the device")
+			if r.Version >= V121 {
+				return &Response{}, nil
+			}
+			return h.renderSync(ctx, r, outs)
+		}
+		if !changed {
 			// The interval ended (or the client went away): answer with
 			// what there is, which is nothing.
 			if ctx.Err() != nil {
@@ -490,21 +505,6 @@ func (h *Handler) sync(ctx context.Context, r *Request) (*Response, error) {
 			}
 			deadline = time.Now()
 		}
-	}
-}
-
-// waitForChange blocks until a change arrives (true), or d passes or ctx
-// ends (false). Without a notifier it just waits.
-func waitForChange(ctx context.Context, changes <-chan int64, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case _, ok := <-changes:
-		return ok
-	case <-t.C:
-		return false
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -1113,7 +1113,8 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 					delete(st.Own, p.ItemID)
 					drop[p.ItemID] = true
 				}
-				rr := recordedResult{Kind: p.Kind, ClientID: p.ClientID, ServerID: p.ServerID, Status: p.Status, ItemID: p.ItemID, Removed: p.Removed}
+				rr := recordedResult{Kind: p.Kind, ClientID: p.ClientID, ServerID: p.ServerID, Status: p.Status, ItemID: p.ItemID, Removed: p.Removed,
+					Files: draftFiles(p.Draft)}
 				if p.Recorded != nil {
 					rr.Modseq = p.Recorded.Modseq
 				}
@@ -1214,18 +1215,18 @@ func responseFor(p *pendingCmd) *etree.Element {
 		}
 		add(el, "AirSync:Status", itoa(p.Status))
 		if p.Status == syncOK {
-			writeDraftResponse(el, p.Draft)
+			writeDraftResponse(el, p.answeredFiles())
 		}
 		return el
 	case "Change", "Delete":
-		if p.Status == syncOK && !p.Draft.answers() {
+		if p.Status == syncOK && len(p.answeredFiles()) == 0 {
 			return nil
 		}
 		el := etree.NewElement("AirSync:" + p.Kind)
 		add(el, "AirSync:ServerId", p.ServerID)
 		add(el, "AirSync:Status", itoa(p.Status))
 		if p.Status == syncOK {
-			writeDraftResponse(el, p.Draft)
+			writeDraftResponse(el, p.answeredFiles())
 		}
 		return el
 	}

@@ -151,6 +151,8 @@ type recordedResult struct {
 	ItemID   int64  `json:"i,omitempty"`
 	Modseq   int64  `json:"m,omitempty"`
 	Removed  bool   `json:"r,omitempty"` // the device no longer holds ItemID
+	// Files: the attachments a draft Add or Change added (drafts.go).
+	Files []draftFile `json:"f,omitempty"`
 }
 
 // exchange records the request that produced a generation.

@@ -21,14 +21,23 @@ import (
 //
 // A device that does the work itself (sends the completed copy as an Add
 // and the series with its new dates, not complete) is left alone: the
-// series it sends is not complete.
+// series it sends is not complete, and its completed copy has no running
+// pattern (no Recurrence, or DeadOccur=1).
+//
+// A task a device adds already complete with a running pattern (a task
+// created and ticked offline, or completed on a device that has not synced
+// it yet) is a completion too, and moves on the same way: MS-OXOTASK
+// leaves generating the next occurrence to whoever completes the task, and
+// under EAS that is the server whether the completed series arrives as a
+// Change or an Add. Left alone, the series would stay complete for ever
+// and no later occurrence would appear on any device.
 
 // committed is the Tasks class's syncObserver: each series a device has
-// just marked complete moves on.
+// just marked complete, or added complete, moves on.
 func (tasksCodec) committed(ctx context.Context, h *Handler, r *Request, folder *store.Folder, done []syncApplied) {
 	seen := map[int64]bool{}
 	for _, d := range done {
-		if d.Kind != "Change" || seen[d.ItemID] {
+		if (d.Kind != "Change" && d.Kind != "Add") || seen[d.ItemID] {
 			continue
 		}
 		seen[d.ItemID] = true

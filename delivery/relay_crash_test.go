@@ -108,9 +108,11 @@ func TestRelayCrashSendsOnceMoreAtMostAndNeverLoses(t *testing.T) {
 				// process through proc, not through child.
 				var proc atomic.Pointer[os.Process]
 				killed := make(chan struct{})
+				// killed is closed before the signal, so a worker that
+				// dies of it is never taken for one that ended early.
 				kill := func() {
-					proc.Load().Signal(syscall.SIGKILL)
 					close(killed)
+					proc.Load().Signal(syscall.SIGKILL)
 				}
 				switch tc.killAt {
 				case "data":
@@ -136,7 +138,11 @@ func TestRelayCrashSendsOnceMoreAtMostAndNeverLoses(t *testing.T) {
 						t.Fatalf("worker exited normally:\n%s", out.String())
 					}
 				case err := <-waited:
-					t.Fatalf("worker ended (%v) before the crash point:\n%s", err, out.String())
+					select {
+					case <-killed: // it died of our SIGKILL: both were ready
+					default:
+						t.Fatalf("worker ended (%v) before the crash point:\n%s", err, out.String())
+					}
 				case <-time.After(30 * time.Second):
 					child.Process.Kill()
 					t.Fatalf("worker never reached the crash point:\n%s", out.String())

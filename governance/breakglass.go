@@ -36,8 +36,12 @@ type Grant struct {
 	// Mail and Calendar say what may be read; SendOnBehalf allows mail
 	// From the owner with Sender the actor.
 	Mail, Calendar, SendOnBehalf bool
-	// ReadOnly is always true today: no grant lets the actor change the
-	// owner's mailbox.
+	// ManageCalendar (a calendar delegation with send on behalf) lets the
+	// actor add, change, cancel and answer the owner's meetings, their
+	// meeting mail From the owner with Sender the actor (calendar_write.go).
+	ManageCalendar bool
+	// ReadOnly is always true today for mail: no grant lets the actor
+	// change the owner's mail.
 	ReadOnly bool
 	// RequestID and Expires, for break-glass.
 	RequestID int64

@@ -2,8 +2,9 @@ package governance
 
 // Calendar delegation served (issue 9).
 //
-// A calendar delegation (scope calendar, permission read) lets the delegate
-// read the owner's diary: the case is a personal assistant who keeps a
+// A calendar delegation (scope calendar, permission read, or
+// send_on_behalf which includes read) lets the delegate read the owner's
+// diary: the case is a personal assistant who keeps a
 // consultant's diary and needs to see it, whole and current, alongside
 // their own. What is served, and what is not:
 //
@@ -25,12 +26,11 @@ package governance
 //   - Colleagues' free/busy (ResolveRecipients Availability) is already
 //     open to everyone in the organisation and carries no detail, so a
 //     delegation adds nothing there.
-//   - Not served: another user's calendar as an EAS folder (EAS has no
-//     shared calendars; FolderSync lists the user's own folders), CalDAV,
-//     and any write: the delegate cannot create, change or answer the
-//     owner's meetings (there is no "calendar edit" permission). A PA books
-//     on the consultant's behalf by sending invitations with send on
-//     behalf of mail.
+//   - Not served here: another user's calendar as an EAS folder (EAS has
+//     no shared calendars; FolderSync lists the user's own folders) and
+//     CalDAV. Writes need more than read: a calendar delegation with send
+//     on behalf lets the delegate add, change, cancel and answer the
+//     owner's meetings from the web (calendar_write.go).
 //
 // Break-glass access, which covers the whole mailbox, serves the calendar
 // the same way while it is in force.

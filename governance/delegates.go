@@ -10,8 +10,7 @@ import (
 	"airlock/store"
 )
 
-// ErrBadDelegation: an unknown scope or permission, or one that does not
-// apply to the scope (send on behalf is for mail only).
+// ErrBadDelegation: an unknown scope or permission.
 var ErrBadDelegation = errors.New("governance: unknown delegation scope or permission")
 
 // DelegateView is a grant with the people's addresses, for listings.
@@ -23,16 +22,18 @@ type DelegateView struct {
 func checkDelegation(scope, permission string) error {
 	switch {
 	case scope == store.ScopeMail && (permission == store.PermissionRead || permission == store.PermissionSendOnBehalf):
-	case scope == store.ScopeCalendar && permission == store.PermissionRead:
+	case scope == store.ScopeCalendar && (permission == store.PermissionRead || permission == store.PermissionSendOnBehalf):
 	default:
-		return fmt.Errorf("scope %q permission %q (mail: read or send_on_behalf; calendar: read): %w", scope, permission, ErrBadDelegation)
+		return fmt.Errorf("scope %q permission %q (mail or calendar: read or send_on_behalf): %w", scope, permission, ErrBadDelegation)
 	}
 	return nil
 }
 
-// GrantDelegate lets delegate use owner's mail or calendar, audited. When
-// someone other than the owner makes the grant (an admin for them), the
-// owner is sent a notice so that the grant is never hidden from them.
+// GrantDelegate lets delegate use owner's mail or calendar, audited. The
+// delegate is sent a notice, so they know what they now hold (and can
+// query a grant they did not expect); when someone other than the owner
+// makes the grant (an admin for them), the owner is sent one too, so that
+// the grant is never hidden from them.
 func (s *Service) GrantDelegate(ctx context.Context, a Actor, owner, delegate *store.User, scope, permission string) error {
 	if err := checkDelegation(scope, permission); err != nil {
 		return err
@@ -47,6 +48,7 @@ func (s *Service) GrantDelegate(ctx context.Context, a Actor, owner, delegate *s
 	if err := s.audit(ctx, a, "delegate.grant", "mailbox", owner.Email, owner.ID, "success", detail); err != nil {
 		return err
 	}
+	s.tell(ctx, delegate, "You have been given delegated access to a mailbox", fmt.Sprintf("You may now %s the %s of %s <%s> (granted by %s).", verbFor(permission), scope, owner.DisplayName, owner.Email, a.Name))
 	if a.UserID != owner.ID {
 		s.tellOwner(ctx, owner, fmt.Sprintf("%s <%s> may now %s your %s (granted by %s).", delegate.DisplayName, delegate.Email, verb(permission), scope, a.Name))
 	}
@@ -67,6 +69,7 @@ func (s *Service) RevokeDelegate(ctx context.Context, a Actor, owner, delegate *
 	if err := s.audit(ctx, a, "delegate.revoke", "mailbox", owner.Email, owner.ID, "success", detail); err != nil {
 		return err
 	}
+	s.tell(ctx, delegate, "Your delegated access to a mailbox has ended", fmt.Sprintf("Your delegated access (%s) to the mailbox of %s <%s> has ended (revoked by %s).", strings.TrimPrefix(detail, delegate.Email+": "), owner.DisplayName, owner.Email, a.Name))
 	if a.UserID != owner.ID {
 		s.tellOwner(ctx, owner, fmt.Sprintf("%s <%s> no longer has delegated access (%s) to your mailbox (revoked by %s).", delegate.DisplayName, delegate.Email, strings.TrimPrefix(detail, delegate.Email+": "), a.Name))
 	}
@@ -75,21 +78,35 @@ func (s *Service) RevokeDelegate(ctx context.Context, a Actor, owner, delegate *
 
 func verb(permission string) string {
 	if permission == store.PermissionSendOnBehalf {
-		return "read and send on behalf of you from"
+		return "read and act on behalf of you in"
+	}
+	return "read"
+}
+
+// verbFor is verb seen from the delegate's side.
+func verbFor(permission string) string {
+	if permission == store.PermissionSendOnBehalf {
+		return "read and act on behalf of the owner in"
 	}
 	return "read"
 }
 
 func (s *Service) tellOwner(ctx context.Context, owner *store.User, text string) {
+	s.tell(ctx, owner, "Delegated access to your mailbox changed", text+"\n\nYou can see every delegate of your mailbox on your page in Airlock (/my).")
+}
+
+// tell delivers a notice about a delegation change to u's Inbox. A failure
+// is logged, not returned: the grant or revocation itself has happened.
+func (s *Service) tell(ctx context.Context, u *store.User, subject, text string) {
 	d, err := notice.Notice{
-		Hostname: s.Hostname, To: owner, Kind: "delegate", Now: s.now(),
-		Subject: "Delegated access to your mailbox changed", Body: text + "\n\nYou can see every delegate of your mailbox with your administrator, or in Airlock.\n",
+		Hostname: s.Hostname, To: u, Kind: "delegate", Now: s.now(),
+		Subject: subject, Body: text + "\n",
 	}.Delivery(ctx, s.Store)
 	if err == nil {
 		err = s.Store.Deliver(ctx, *d)
 	}
 	if err != nil {
-		s.log().Error("could not tell the owner about a delegation change", "err", err)
+		s.log().Error("could not send a notice of a delegation change", "to", u.Email, "err", err)
 	}
 }
 
@@ -153,6 +170,7 @@ func (s *Service) DelegateAccess(ctx context.Context, actorID, ownerID int64) (G
 			g.SendOnBehalf = d.Permission == store.PermissionSendOnBehalf
 		case store.ScopeCalendar:
 			g.Calendar = true
+			g.ManageCalendar = d.Permission == store.PermissionSendOnBehalf
 		}
 	}
 	return g, g.Mail || g.Calendar

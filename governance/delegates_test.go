@@ -20,8 +20,10 @@ func TestDelegatesGrantCheckListRevoke(t *testing.T) {
 		if _, ok := g.MailboxAccess(ctx, pa.ID, owner.ID); ok {
 			t.Fatal("access before any grant")
 		}
-		if err := g.GrantDelegate(ctx, self, owner, pa, store.ScopeCalendar, store.PermissionSendOnBehalf); !errors.Is(err, governance.ErrBadDelegation) {
-			t.Fatalf("send on behalf for a calendar: %v", err)
+		for _, bad := range [][2]string{{store.ScopeCalendar, "write"}, {"contacts", store.PermissionRead}} {
+			if err := g.GrantDelegate(ctx, self, owner, pa, bad[0], bad[1]); !errors.Is(err, governance.ErrBadDelegation) {
+				t.Fatalf("scope %s permission %s: %v", bad[0], bad[1], err)
+			}
 		}
 		if err := g.GrantDelegate(ctx, self, owner, owner, store.ScopeMail, store.PermissionRead); err == nil {
 			t.Fatal("delegated to themselves")
@@ -72,6 +74,11 @@ func TestDelegatesGrantCheckListRevoke(t *testing.T) {
 		}
 		if err := g.RevokeDelegate(ctx, self, owner, pa, ""); err != nil {
 			t.Fatal(err)
+		}
+		// The delegate is told of each grant (three) and each revocation
+		// (two), whoever made it.
+		if n := len(inbox(t, st, pa)); n != 5 {
+			t.Fatalf("delegate got %d notices, want 5", n)
 		}
 		if _, ok := g.MailboxAccess(ctx, pa.ID, owner.ID); ok {
 			t.Fatal("access after revoking everything")

@@ -37,7 +37,8 @@ type SMSRouter interface {
 var _ delivery.Rules = (*Rules)(nil)
 
 // SendOnBehalf implements delivery.Rules: from belongs to a user who let
-// user send on their behalf.
+// user send on their behalf, or, for the meeting mail of a calendar
+// managed by delegation (calendar_write.go), their calendar.
 func (r *Rules) SendOnBehalf(ctx context.Context, user *store.User, from string) (*store.User, bool) {
 	owner, err := r.Store.UserByAddress(ctx, from)
 	if err != nil {
@@ -46,7 +47,7 @@ func (r *Rules) SendOnBehalf(ctx context.Context, user *store.User, from string)
 		}
 		return nil, false
 	}
-	if owner.ID == user.ID || !r.CanSendOnBehalf(ctx, user.ID, owner.ID) {
+	if owner.ID == user.ID || !(r.CanSendOnBehalf(ctx, user.ID, owner.ID) || r.meetingOnBehalf(ctx, user.ID, owner.ID)) {
 		return nil, false
 	}
 	return owner, true

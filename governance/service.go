@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"airlock/scheduling"
 	"airlock/store"
 )
 
@@ -16,6 +17,9 @@ type Service struct {
 	Log      *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Meetings carries the meetings a delegate organises or answers for
+	// an owner (calendar_write.go); nil: delegates cannot change calendars.
+	Meetings *scheduling.Service
 
 	// MaxBreakGlass bounds how long break-glass access may last; default
 	// 72 h.

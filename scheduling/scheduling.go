@@ -7,7 +7,10 @@
 // MeetingResponse), their calendar takes the answer, a local organizer's
 // copy records it in its attendee list (an answer to one occurrence in that
 // occurrence's exception), and a REPLY goes to the organizer, or a COUNTER
-// when the attendee proposes a new time (EAS 16.1).
+// when the attendee proposes a new time (EAS 16.1); a proposal lasts until
+// the organizer moves the meeting (KeepProposals). The files attached to a
+// meeting (16.x) travel with its requests into attendees' copies
+// (meeting_files.go).
 //
 // Mail goes through the same submission path as any mail the user sends
 // (delivery.Service.Submit): local recipients' Inboxes in one transaction,
@@ -57,6 +60,8 @@ type Store interface {
 	FolderByType(ctx context.Context, userID int64, t store.FolderType) (*store.Folder, error)
 	AddItem(ctx context.Context, it *store.Item, raw []byte) error
 	ReplaceItem(ctx context.Context, it *store.Item) error
+	ReplaceItemFiles(ctx context.Context, it *store.Item, raw []byte) error
+	Blob(ctx context.Context, userID, itemID int64) ([]byte, error)
 	DeleteItem(ctx context.Context, userID, itemID int64) error
 }
 
@@ -101,6 +106,13 @@ func attendeeKey(a string) string { return strings.ToLower(strings.TrimSpace(a))
 // (pim.SignificantChange), and everyone a CANCEL when the meeting is
 // deleted or cancelled.
 func (s *Service) Organized(ctx context.Context, org *store.User, before, after *pim.Event) error {
+	return s.OrganizedChange(ctx, org, before, after, false)
+}
+
+// OrganizedChange is Organized, told also whether the meeting's files
+// (16.x calendar attachments) changed: the attendees kept then get an
+// update carrying the new set, as for a significant change.
+func (s *Service) OrganizedChange(ctx context.Context, org *store.User, before, after *pim.Event, filesChanged bool) error {
 	if !IsOrganized(before) && !IsOrganized(after) {
 		return nil
 	}
@@ -157,7 +169,7 @@ func (s *Service) Organized(ctx context.Context, org *store.User, before, after 
 		if len(removed) > 0 {
 			errs = append(errs, s.send(ctx, org, pim.MethodCancel, before, removed))
 		}
-		if before != nil && pim.SignificantChange(before, after) {
+		if before != nil && (filesChanged || pim.SignificantChange(before, after)) {
 			added = append(added, kept...)
 		}
 		if len(added) > 0 {
@@ -176,12 +188,20 @@ func keys(m map[string]pim.Attendee) []string {
 }
 
 // send mails method for e from org to the addresses, and applies it to
-// the calendars of the colleagues among them.
+// the calendars of the colleagues among them. A REQUEST carries the files
+// of the organizer's meeting (meeting_files.go).
 func (s *Service) send(ctx context.Context, org *store.User, method string, e *pim.Event, to []string) error {
 	if len(to) == 0 {
 		return nil
 	}
-	raw, err := Compose(org.DisplayName, org.Email, to, method, e, "")
+	var files []File
+	if method == pim.MethodRequest {
+		var err error
+		if files, err = s.organizerFiles(ctx, org, e.UID); err != nil {
+			return fmt.Errorf("meeting files: %w", err)
+		}
+	}
+	raw, err := ComposeWithFiles(org.DisplayName, org.Email, to, method, e, "", files)
 	if err != nil {
 		return err
 	}
@@ -197,7 +217,7 @@ func (s *Service) send(ctx context.Context, org *store.User, method string, e *p
 			continue
 		}
 		local = append(local, addr)
-		if err := s.applyToAttendee(ctx, u, method, e); err != nil {
+		if err := s.applyToAttendee(ctx, u, method, e, raw); err != nil {
 			errs = append(errs, fmt.Errorf("calendar of %s: %w", u.Email, err))
 		}
 	}
@@ -221,8 +241,9 @@ func (s *Service) submit(ctx context.Context, u *store.User, raw []byte, rcpts, 
 
 // applyToAttendee puts the organizer's meeting into a colleague's calendar
 // (REQUEST: tentative until they answer; an answer survives an update that
-// keeps the times) or takes it out (CANCEL).
-func (s *Service) applyToAttendee(ctx context.Context, u *store.User, method string, e *pim.Event) error {
+// keeps the times) or takes it out (CANCEL). raw is the meeting message:
+// the copy holds its files (meeting_files.go).
+func (s *Service) applyToAttendee(ctx context.Context, u *store.User, method string, e *pim.Event, raw []byte) error {
 	cur, err := s.Store.ItemByUID(ctx, u.ID, store.ClassCalendar, e.UID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -250,7 +271,11 @@ func (s *Service) applyToAttendee(ctx context.Context, u *store.User, method str
 			return err
 		}
 		it.ID = cur.ID
-		return s.Store.ReplaceItem(ctx, it)
+		blob := withFiles(it, raw)
+		if blob == nil && !cur.HasAttachments {
+			return s.Store.ReplaceItem(ctx, it)
+		}
+		return s.Store.ReplaceItemFiles(ctx, it, blob) // the current set, or none left
 	}
 	f, err := s.Store.FolderByType(ctx, u.ID, store.FolderCalendar)
 	if err != nil {
@@ -260,15 +285,19 @@ func (s *Service) applyToAttendee(ctx context.Context, u *store.User, method str
 	if err != nil {
 		return err
 	}
-	return s.Store.AddItem(ctx, it, nil)
+	return s.Store.AddItem(ctx, it, withFiles(it, raw))
 }
 
 // attendeeCopy is the organizer's meeting as an attendee's calendar holds
 // it before they answer.
 func attendeeCopy(e *pim.Event, u *store.User) *pim.Event {
 	c := *e
-	c.Attendees = append([]pim.Attendee(nil), e.Attendees...)
+	// Others' proposals are for the organizer's eyes only.
+	c.Attendees = carryProposals(nil, e.Attendees, true)
 	c.Exceptions = append([]pim.Exception(nil), e.Exceptions...)
+	for i := range c.Exceptions {
+		c.Exceptions[i].Attendees = carryProposals(nil, c.Exceptions[i].Attendees, true)
+	}
 	c.MeetingStatus = pim.MeetingReceived
 	c.ClientUID = "" // the organizer's device's name for it, not the attendee's
 	c.ResponseRequested = true
@@ -581,6 +610,14 @@ func setAnswer(as []pim.Attendee, addrs []string, status int, a Answer) bool {
 // addresses. The calendar part has no file name, so it is the message's
 // meeting content, not an attachment (see package message).
 func Compose(name, from string, to []string, method string, e *pim.Event, comment string) ([]byte, error) {
+	return ComposeWithFiles(name, from, to, method, e, comment, nil)
+}
+
+// ComposeWithFiles is Compose with files attached (the meeting's, for a
+// REQUEST): the message is then multipart/mixed, the summary and the
+// calendar part first (multipart/alternative), the files after, as
+// Exchange sends a meeting request with attachments.
+func ComposeWithFiles(name, from string, to []string, method string, e *pim.Event, comment string, files []File) ([]byte, error) {
 	var ics bytes.Buffer
 	replyFrom := ""
 	if method == pim.MethodReply || method == pim.MethodCounter {
@@ -599,11 +636,24 @@ func Compose(name, from string, to []string, method string, e *pim.Event, commen
 	h.SetAddressList("To", rcpts)
 	h.SetSubject(subjectFor(method, e))
 	h.Set("MIME-Version", "1.0")
-	h.Set("Content-Type", "multipart/alternative")
 	var b bytes.Buffer
-	w, err := gomessage.CreateWriter(&b, h.Header)
-	if err != nil {
-		return nil, err
+	var w, mixed *gomessage.Writer
+	var err error
+	if len(files) == 0 {
+		h.Set("Content-Type", "multipart/alternative")
+		if w, err = gomessage.CreateWriter(&b, h.Header); err != nil {
+			return nil, err
+		}
+	} else {
+		h.Set("Content-Type", "multipart/mixed")
+		if mixed, err = gomessage.CreateWriter(&b, h.Header); err != nil {
+			return nil, err
+		}
+		var ah gomessage.Header
+		ah.Set("Content-Type", "multipart/alternative")
+		if w, err = mixed.CreatePart(ah); err != nil {
+			return nil, err
+		}
 	}
 	var th gomessage.Header
 	th.Set("Content-Type", "text/plain; charset=utf-8")
@@ -631,6 +681,14 @@ func Compose(name, from string, to []string, method string, e *pim.Event, commen
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
+	}
+	if mixed != nil {
+		if err := writeFiles(mixed, files); err != nil {
+			return nil, err
+		}
+		if err := mixed.Close(); err != nil {
+			return nil, err
+		}
 	}
 	return b.Bytes(), nil
 }
@@ -774,7 +832,7 @@ func (s *Service) Incoming(ctx context.Context, rcpt *store.User, envelopeFrom s
 			}
 			return s.Store.DeleteItem(ctx, rcpt.ID, cur.ID)
 		}
-		return s.applyToAttendee(ctx, rcpt, pim.MethodRequest, e)
+		return s.applyToAttendee(ctx, rcpt, pim.MethodRequest, e, raw)
 	case pim.MethodReply, pim.MethodCounter:
 		if len(e.Attendees) != 1 {
 			return nil

@@ -305,7 +305,7 @@ const (
 	ScopeCalendar = "calendar"
 
 	PermissionRead         = "read"
-	PermissionSendOnBehalf = "send_on_behalf" // mail only; implies read
+	PermissionSendOnBehalf = "send_on_behalf" // implies read; for a calendar: manage the owner's meetings
 )
 
 // Delegate is one owner's grant to a colleague.

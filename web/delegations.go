@@ -36,6 +36,9 @@ type delegationsData struct {
 type delegatedCalendar struct {
 	Owner *store.User
 	URL   string
+	// Manage is the page to manage the diary, when the user holds send
+	// on behalf for it (delegations_write.go).
+	Manage string
 }
 
 // myDelegations lists the diaries shared with the signed-in user.
@@ -49,7 +52,11 @@ func (s *Server) myDelegations(c echo.Context) error {
 	}
 	d := &delegationsData{}
 	for _, o := range owners {
-		d.Calendars = append(d.Calendars, delegatedCalendar{Owner: o, URL: "https://" + s.d.Hostname + calendarPath(o.Email)})
+		dc := delegatedCalendar{Owner: o, URL: "https://" + s.d.Hostname + calendarPath(o.Email)}
+		if w := s.diaries(); w != nil && w.CanManageCalendar(c.Request().Context(), ident(c).User.ID, o.ID) {
+			dc.Manage = diaryPath(o.Email)
+		}
+		d.Calendars = append(d.Calendars, dc)
 	}
 	return s.render(c, http.StatusOK, "my_delegations.html", "Calendars shared with me", d)
 }

@@ -20,6 +20,11 @@ import (
 type myData struct {
 	Devices []store.Device
 	Photo   template.URL // the directory photo colleagues see (photo.go)
+	// Delegates are the colleagues the user let into their mailbox
+	// (issue 9, delegations_owner.go).
+	Delegates []delegateRow
+	// CanGrant: the owner may grant and revoke here (delegations_grant.go).
+	CanGrant bool
 }
 
 func (s *Server) myDevices(c echo.Context) error {
@@ -28,7 +33,11 @@ func (s *Server) myDevices(c echo.Context) error {
 		return err
 	}
 	photo := s.photoURL(c.Request().Context(), ident(c).User.ID)
-	return s.render(c, http.StatusOK, "my.html", "My devices", &myData{Devices: ds, Photo: photo})
+	dl, err := s.delegatesOf(c.Request().Context(), ident(c).User.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "my.html", "My devices", &myData{Devices: ds, Photo: photo, Delegates: dl, CanGrant: s.grants() != nil})
 }
 
 // myDevice returns the user's own device, or 404 (audited) for anyone

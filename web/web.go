@@ -192,7 +192,14 @@ func (s *Server) routes() *echo.Echo {
 	my.GET("", s.myDevices)
 	my.GET("/devices/:id/wipe", s.myWipeConfirm)
 	my.POST("/devices/:id/wipe", s.myWipe)
-	my.GET("/delegations", s.myDelegations) // issue 9: delegated calendars (delegations.go)
+	my.GET("/delegations", s.myDelegations)          // issue 9: delegated calendars (delegations.go)
+	my.POST("/delegates", s.myGrantDelegate)         // issue 9: the owner grants (delegations_grant.go)
+	my.POST("/delegates/revoke", s.myRevokeDelegate) // and revokes
+	// issue 9: managing a delegated calendar (delegations_write.go)
+	my.GET("/delegations/:owner/diary", s.delegateDiary)
+	my.POST("/delegations/:owner/events", s.delegateSaveEvent)
+	my.POST("/delegations/:owner/events/cancel", s.delegateCancelEvent)
+	my.POST("/delegations/:owner/requests/:id/respond", s.delegateRespond)
 	// Session or Basic credentials, so calendar apps can subscribe.
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
 

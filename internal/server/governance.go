@@ -21,6 +21,7 @@ import (
 	"airlock/governance"
 	"airlock/imapgw"
 	"airlock/internal/netallow"
+	"airlock/scheduling"
 	"airlock/sms"
 	"airlock/store"
 )
@@ -135,6 +136,12 @@ func newGovernance(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 		}
 	})
 	return g
+}
+
+// useMail lets delegates who manage a calendar send its meeting mail
+// through the mail service (governance/calendar_write.go).
+func (g *governanceParts) useMail(st *store.Store, m *mailParts, log *slog.Logger) {
+	g.svc.Meetings = &scheduling.Service{Store: st, Mail: m.svc, Log: log}
 }
 
 // startListeners opens IMAP and submission, internal networks only. tc is

@@ -55,6 +55,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err != nil {
 		return err
 	}
+	gov.useMail(st, mail, log) // issue 9: delegates' meeting mail
 	mailStopped := false
 	stopMail := func(ctx context.Context) {
 		if !mailStopped {

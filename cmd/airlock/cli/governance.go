@@ -461,7 +461,7 @@ func runDelegateGrant(ctx context.Context, e *env, args []string) error {
 		fs.StringVar(&owner, "owner", "", "whose mailbox (they are told)")
 		fs.StringVar(&delegate, "delegate", "", "who gets access")
 		fs.StringVar(&scope, "scope", store.ScopeMail, "mail or calendar")
-		fs.StringVar(&perm, "permission", store.PermissionRead, "read, or send_on_behalf (mail)")
+		fs.StringVar(&perm, "permission", store.PermissionRead, "read, or send_on_behalf (mail: send From the owner; calendar: manage their meetings)")
 	}, func(st *store.Store, g *governance.Service, a governance.Actor) error {
 		o, err := userByEmail(ctx, st, owner)
 		if err != nil {

@@ -72,7 +72,7 @@ func TestGovernanceCommands(t *testing.T) {
 	}
 
 	ok("", "delegate", "grant", "--owner", "owner@example.nhs.uk", "--delegate", "manager@example.nhs.uk", "--permission", "send_on_behalf")
-	fails("", "unknown delegation", "delegate", "grant", "--owner", "owner@example.nhs.uk", "--delegate", "hr@example.nhs.uk", "--scope", "calendar", "--permission", "send_on_behalf")
+	fails("", "unknown delegation", "delegate", "grant", "--owner", "owner@example.nhs.uk", "--delegate", "hr@example.nhs.uk", "--scope", "calendar", "--permission", "write")
 	if out := ok("", "delegate", "list", "--owner", "owner@example.nhs.uk"); !strings.Contains(out, "manager@example.nhs.uk") || !strings.Contains(out, "send_on_behalf") {
 		t.Fatalf("delegate list:\n%s", out)
 	}
