@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -357,80 +356,11 @@ func (d *draft) compose(u *store.User, now time.Time) ([]byte, error) {
 	}
 	h.Set("MIME-Version", "1.0")
 
-	var out bytes.Buffer
-	bodies := func(iw *gomail.InlineWriter) error {
-		if err := writeDraftPart(iw, "text/plain", d.Text); err != nil {
-			return err
-		}
-		if d.HTML != "" {
-			if err := writeDraftPart(iw, "text/html", d.HTML); err != nil {
-				return err
-			}
-		}
-		return iw.Close()
+	files := make([]message.File, len(d.Atts))
+	for i, a := range d.Atts {
+		files[i] = message.File{Name: a.Name, ContentType: a.ContentType, ContentID: a.ContentID, Location: a.ContentLocation, Inline: a.Inline, Data: a.Data}
 	}
-	if len(d.Atts) == 0 {
-		iw, err := gomail.CreateInlineWriter(&out, h)
-		if err != nil {
-			return nil, err
-		}
-		if err := bodies(iw); err != nil {
-			return nil, err
-		}
-		return out.Bytes(), nil
-	}
-	w, err := gomail.CreateWriter(&out, h)
-	if err != nil {
-		return nil, err
-	}
-	iw, err := w.CreateInline()
-	if err != nil {
-		return nil, err
-	}
-	if err := bodies(iw); err != nil {
-		return nil, err
-	}
-	for _, a := range d.Atts {
-		var ah gomail.AttachmentHeader
-		ah.SetContentType(firstNonEmpty(a.ContentType, "application/octet-stream"), nil)
-		ah.SetFilename(a.Name)
-		if a.Inline {
-			ah.SetContentDisposition("inline", map[string]string{"filename": a.Name})
-		}
-		if a.ContentID != "" {
-			ah.Set("Content-Id", "<"+strings.Trim(a.ContentID, "<>")+">")
-		}
-		if a.ContentLocation != "" {
-			ah.Set("Content-Location", a.ContentLocation)
-		}
-		aw, err := w.CreateAttachment(ah)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := aw.Write(a.Data); err != nil {
-			return nil, err
-		}
-		if err := aw.Close(); err != nil {
-			return nil, err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
-}
-
-func writeDraftPart(iw *gomail.InlineWriter, ct, body string) error {
-	var h gomail.InlineHeader
-	h.SetContentType(ct, map[string]string{"charset": "utf-8"})
-	pw, err := iw.CreatePart(h)
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(pw, body); err != nil {
-		return err
-	}
-	return pw.Close()
+	return message.Compose(h, d.Text, d.HTML, files)
 }
 
 // draftFile is an attachment a draft command added: the device's ClientId

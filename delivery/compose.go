@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"html"
-	"io"
 	"strings"
 	"time"
 
@@ -97,14 +96,9 @@ func ComposeSmart(s Smart) ([]byte, error) {
 		}
 	}
 
-	type attachment struct {
-		ct, name, cid string
-		inline        bool
-		data          []byte
-	}
-	var atts []attachment
+	var atts []message.File
 	for _, p := range append(append([]*enmime.Part(nil), env.Attachments...), env.Inlines...) {
-		atts = append(atts, attachment{ct: p.ContentType, name: p.FileName, cid: p.ContentID, inline: p.Disposition == "inline", data: p.Content})
+		atts = append(atts, message.File{ContentType: p.ContentType, Name: p.FileName, ContentID: p.ContentID, Inline: p.Disposition == "inline", Data: p.Content})
 	}
 	if s.Kind == SmartForward && s.OriginalItem != nil {
 		for _, a := range s.OriginalItem.Attachments {
@@ -112,88 +106,14 @@ func ComposeSmart(s Smart) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("original attachment %d: %w", a.PartIndex, err)
 			}
-			atts = append(atts, attachment{ct: ct, name: name, cid: a.ContentID, inline: a.Inline, data: data})
+			atts = append(atts, message.File{ContentType: ct, Name: name, ContentID: a.ContentID, Inline: a.Inline, Data: data})
 		}
 	}
 
 	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Mime-Version"} {
 		mh.Del(k)
 	}
-	var out bytes.Buffer
-	writeBodies := func(iw *mail.InlineWriter) error {
-		if err := writeInline(iw, "text/plain", text); err != nil {
-			return err
-		}
-		if htmlBody != "" {
-			if err := writeInline(iw, "text/html", htmlBody); err != nil {
-				return err
-			}
-		}
-		return iw.Close()
-	}
-	if len(atts) == 0 {
-		iw, err := mail.CreateInlineWriter(&out, mh)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeBodies(iw); err != nil {
-			return nil, err
-		}
-		return out.Bytes(), nil
-	}
-	w, err := mail.CreateWriter(&out, mh)
-	if err != nil {
-		return nil, err
-	}
-	iw, err := w.CreateInline()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeBodies(iw); err != nil {
-		return nil, err
-	}
-	for _, a := range atts {
-		var ah mail.AttachmentHeader
-		ct := a.ct
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		ah.SetContentType(ct, nil)
-		ah.SetFilename(a.name)
-		if a.cid != "" {
-			ah.Set("Content-Id", "<"+strings.Trim(a.cid, "<>")+">")
-		}
-		if a.inline {
-			ah.SetContentDisposition("inline", map[string]string{"filename": a.name})
-		}
-		aw, err := w.CreateAttachment(ah)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := aw.Write(a.data); err != nil {
-			return nil, err
-		}
-		if err := aw.Close(); err != nil {
-			return nil, err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
-}
-
-func writeInline(iw *mail.InlineWriter, ct, body string) error {
-	var h mail.InlineHeader
-	h.SetContentType(ct, map[string]string{"charset": "utf-8"})
-	pw, err := iw.CreatePart(h)
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(pw, body); err != nil {
-		return err
-	}
-	return pw.Close()
+	return message.Compose(mh, text, htmlBody, atts)
 }
 
 // threadHeaders sets In-Reply-To and References of a reply (RFC 5322
