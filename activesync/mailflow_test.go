@@ -232,16 +232,7 @@ func TestItemOperationsFetchBySearchLongId(t *testing.T) {
 // for a newer request of its own; another device of the user on node 2
 // does not end it.
 func TestPingSupersededAcrossNodes(t *testing.T) {
-	srv, name := storetest.Postgres(t)
-	open := func() *store.Store {
-		st, err := store.Open(context.Background(), srv.URL(name), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	node1, node2 := open(), open()
+	node1, node2 := twoNodes(t)
 	e := pmSetup(t, node1, eastest.ServerOptions{})
 	n2 := eastest.StartServer(t, node2)
 	inbox := e.folders["Inbox"]

@@ -200,16 +200,7 @@ func TestPingWakesOnSMTPDelivery(t *testing.T) {
 // Two nodes on one PostgreSQL database: a Ping held on node 1 wakes when
 // mail is delivered through node 2's SMTP listener.
 func TestPingWakesAcrossNodes(t *testing.T) {
-	srv, name := storetest.Postgres(t)
-	open := func() *store.Store {
-		st, err := store.Open(context.Background(), srv.URL(name), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	node1, node2 := open(), open()
+	node1, node2 := twoNodes(t)
 	e := pmSetup(t, node1, eastest.ServerOptions{})
 	n2 := eastest.StartServer(t, node2)
 	addr := smtpListen(t, n2.Mail)
@@ -355,4 +346,20 @@ func TestPingEndsAtShutdownAndOnSyncFromSameDevice(t *testing.T) {
 	}
 	// And a Ping after that returns at once.
 	e.dev.Do("Ping", pingXML(600, inbox)).Expect(200, "Ping:Status", "1")
+}
+
+// twoNodes opens two stores on one fresh PostgreSQL database: the
+// database side of two Airlock nodes behind one load balancer.
+func twoNodes(t *testing.T) (node1, node2 *store.Store) {
+	t.Helper()
+	srv, name := storetest.Postgres(t)
+	open := func() *store.Store {
+		st, err := store.Open(context.Background(), srv.URL(name), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	return open(), open()
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -118,10 +117,10 @@ func newGovernance(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 			Addresses: sms.Addresses{Domain: cfg.SMSDomain}, Hostname: cfg.Hostname, Log: log, NotifySuccess: cfg.SMSNotifySuccess,
 		}).Init()
 		g.rules.SMS = g.sms
-		g.goRecover("sms gateway", func() { g.sms.Run(runCtx) })
+		goRecover(&g.wg, g.log, "sms gateway", func() { g.sms.Run(runCtx) })
 		fmt.Fprintf(out, "SMS: mail to +<number>@%s goes to the SMS provider\n", cfg.SMSDomain)
 	}
-	g.goRecover("break-glass sweeper", func() {
+	goRecover(&g.wg, g.log, "break-glass sweeper", func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
@@ -173,14 +172,14 @@ func (g *governanceParts) startListeners(cfg Config, st *store.Store, mail *mail
 				return err
 			}
 			tl := tls.NewListener(ln, tc)
-			g.goRecover("imap listener", func() { g.logStop("imap", g.imap.Serve(tl)) })
+			goRecover(&g.wg, g.log, "imap listener", func() { g.logStop("imap", g.imap.Serve(tl)) })
 		}
 		if cfg.IMAPStartTLSListen != "" {
 			ln, err := listen("imap", cfg.IMAPStartTLSListen)
 			if err != nil {
 				return err
 			}
-			g.goRecover("imap listener", func() { g.logStop("imap", g.imap.Serve(ln)) })
+			goRecover(&g.wg, g.log, "imap listener", func() { g.logStop("imap", g.imap.Serve(ln)) })
 		}
 	}
 	if cfg.SubmissionListen != "" {
@@ -191,7 +190,7 @@ func (g *governanceParts) startListeners(cfg Config, st *store.Store, mail *mail
 		if err != nil {
 			return err
 		}
-		g.goRecover("submission listener", func() { g.logStop("submission", g.sub.ServeSMTP(ln)) })
+		goRecover(&g.wg, g.log, "submission listener", func() { g.logStop("submission", g.sub.ServeSMTP(ln)) })
 	}
 	return nil
 }
@@ -200,19 +199,6 @@ func (g *governanceParts) logStop(what string, err error) {
 	if err != nil {
 		g.log.Error(what+" listener stopped", "err", err)
 	}
-}
-
-func (g *governanceParts) goRecover(what string, fn func()) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				g.log.Error("panic in "+what, "panic", p, "stack", string(debug.Stack()))
-			}
-		}()
-		fn()
-	}()
 }
 
 // stop closes the listeners and stops the workers.

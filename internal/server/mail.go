@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -114,7 +113,7 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 	}, log)
 	m.svc = &delivery.Service{Store: st, Hostname: cfg.Hostname, Log: log, Relay: m.relay, MaxMessageSize: cfg.MaxMessageSize, Rules: rules}
 	m.svc.Delivered = afterDelivery(st, m.svc, log)
-	m.goRecover("relay queue", func() { m.relay.Run(runCtx) })
+	goRecover(&m.wg, m.log, "relay queue", func() { m.relay.Run(runCtx) })
 
 	lc := delivery.ListenerConfig{Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc}
 	if tc != nil {
@@ -148,7 +147,7 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 		fmt.Fprintf(out, "%s listening on %s\n", l.name, nl.Addr())
 		serve := l.serve
 		name := l.name
-		m.goRecover(name+" listener", func() {
+		goRecover(&m.wg, m.log, name+" listener", func() {
 			if err := serve(nl); err != nil {
 				log.Error(name+" listener stopped", "err", err)
 			}
@@ -161,20 +160,6 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 		}
 	}
 	return m, nil
-}
-
-// goRecover runs fn in a goroutine that survives (and logs) a panic.
-func (m *mailParts) goRecover(what string, fn func()) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				m.log.Error("panic in "+what, "panic", p, "stack", string(debug.Stack()))
-			}
-		}()
-		fn()
-	}()
 }
 
 // stop ends the listeners (letting sessions finish until ctx ends), the
