@@ -52,6 +52,8 @@ type Error struct {
 	Legacy int    // HTTP status for 12.x clients, who do not read Status; 0 = HTTP
 	Reason string // short, safe to show a client
 	Cause  error  // internal detail, logged, never sent
+	// RetryAfter, when set, is sent as the Retry-After header (seconds).
+	RetryAfter string
 }
 
 func (e *Error) Error() string {

@@ -43,6 +43,8 @@ type Request struct {
 	// arrival orders the device's requests, so a newer one ends a held
 	// Ping (ping.go).
 	arrival uint64
+	// release gives the request's admission slot back (inflight.go).
+	release func()
 }
 
 // Response is what a command returns: a WBXML document, or raw bytes with
@@ -71,6 +73,9 @@ type Command struct {
 	// RawBody: the body is not WBXML (12.x SendMail, SmartReply...), or may
 	// be either.
 	RawBody bool
+	// LargeBody: the command carries mail or attachments and may send up
+	// to Limits.MaxBody; the others get Limits.MaxSmallBody.
+	LargeBody bool
 }
 
 // Handler serves /Microsoft-Server-ActiveSync (MS-ASHTTP).
@@ -83,6 +88,7 @@ type Handler struct {
 	limits   Limits
 	notifier Notifier      // wakes Sync with Wait (and Ping); nil: they just wait
 	push     *pushState    // held Pings (ping.go)
+	inflight *admission    // requests in flight per device and account (inflight.go)
 	mail     MailSubmitter // SendMail, SmartReply, SmartForward (sendmail.go)
 	sms      sms.Addresses // the SMS domain, for SMS items' parties (sms.go)
 	// PanicsRecovered counts panics caught at the edge; tests fail when it
@@ -90,10 +96,54 @@ type Handler struct {
 	PanicsRecovered atomic.Int64
 }
 
-// Limits bound what one request may cost.
+// Limits bound what one request may cost, and what one device or account
+// may have in flight on this node (inflight.go). Zero fields take the
+// defaults.
 type Limits struct {
-	MaxBody int64 // bytes of request body; default 32 MiB
-	WBXML   wbxml.Limits
+	// MaxBody bounds the body of the commands that carry mail and
+	// attachments (Command.LargeBody); default 32 MiB.
+	MaxBody int64
+	// MaxSmallBody bounds every other body, and every body of a device
+	// that is not allowed; default 256 KiB.
+	MaxSmallBody int64
+	// MaxPerDevice and MaxPerUser bound the requests in flight, held
+	// Pings and Syncs with Wait not counted; defaults 4 and 8.
+	MaxPerDevice, MaxPerUser int
+	// MaxUserBody bounds the request bodies one account has in flight, in
+	// bytes; default 2 * MaxBody.
+	MaxUserBody int64
+	// BodyTimeout plus one second per MinBodyRate bytes is how long a
+	// body may take to arrive; defaults 30 s and 32 KiB/s.
+	BodyTimeout time.Duration
+	MinBodyRate int64
+	WBXML       wbxml.Limits
+}
+
+func (l *Limits) defaults() {
+	if l.MaxBody <= 0 {
+		l.MaxBody = 32 << 20
+	}
+	if l.MaxSmallBody <= 0 {
+		l.MaxSmallBody = min(DefaultMaxSmallBody, l.MaxBody)
+	}
+	if l.MaxPerDevice <= 0 {
+		l.MaxPerDevice = DefaultMaxPerDevice
+	}
+	if l.MaxPerUser <= 0 {
+		l.MaxPerUser = DefaultMaxPerUser
+	}
+	if l.MaxUserBody <= 0 {
+		l.MaxUserBody = defaultUserBodyFactor * l.MaxBody
+	}
+	if l.BodyTimeout <= 0 {
+		l.BodyTimeout = DefaultBodyTimeout
+	}
+	if l.MinBodyRate <= 0 {
+		l.MinBodyRate = DefaultMinBodyRate
+	}
+	if l.WBXML == (wbxml.Limits{}) {
+		l.WBXML = wbxml.DefaultLimits()
+	}
 }
 
 // Options configure New.
@@ -121,13 +171,9 @@ func New(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.Limits.MaxBody == 0 {
-		o.Limits.MaxBody = 32 << 20
-	}
-	if o.Limits.WBXML == (wbxml.Limits{}) {
-		o.Limits.WBXML = wbxml.DefaultLimits()
-	}
+	o.Limits.defaults()
 	h := &Handler{auth: o.Authenticator, devices: o.Devices, store: o.Store, log: o.Log, limits: o.Limits, commands: map[string]*Command{}}
+	h.inflight = newAdmission(&h.limits)
 	h.notifier = o.Notifier
 	h.push = newPushState(o.Ping, o.Notifier)
 	h.mail = o.Mail
@@ -194,8 +240,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	req, err := h.admit(r, log)
+	// Nothing reads the body before the gate; this bounds what net/http
+	// reads (and discards) of a refused request's body.
+	http.NewResponseController(w).SetReadDeadline(h.bodyDeadline(h.limits.MaxSmallBody))
+	req, err := h.admit(w, r, log)
 	if err == nil {
+		defer req.leaveInFlight()
 		log = req.Log
 		req.arrival = h.push.arrive(req.Device.ID) // ends a Ping the device holds
 		detached := false
@@ -208,6 +258,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var resp *Response
 		resp, err = cmd.Run(r.Context(), req)
 		if err == nil && resp != nil && resp.wait != nil {
+			req.leaveInFlight() // a held Ping does not count (inflight.go)
 			if detached = h.detach(w, r, resp.wait); detached {
 				return // the Ping waits on its own; ping_detach.go
 			}
@@ -236,9 +287,10 @@ func (h *Handler) options(w http.ResponseWriter) {
 
 // admit runs the gate every command goes through, in one place: parse the
 // request line, authenticate, check the version and the command, register
-// the device and apply its access decision and policy key. Only then is the
-// body read and decoded.
-func (h *Handler) admit(r *http.Request, log *slog.Logger) (*Request, error) {
+// the device and apply its access decision and policy key, take an
+// admission slot (inflight.go). Only then is the body read and decoded,
+// within the command's limit.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, log *slog.Logger) (*Request, error) {
 	q, err := ParseQuery(r)
 	if err != nil {
 		return nil, httpError(http.StatusBadRequest, "malformed request line", err)
@@ -308,10 +360,26 @@ func (h *Handler) admit(r *http.Request, log *slog.Logger) (*Request, error) {
 	if err := h.gate(req, cmd, policyKey); err != nil {
 		return nil, err
 	}
-	if err := h.readBody(req, cmd); err != nil {
+	limit := h.bodyLimit(req, cmd)
+	if r.ContentLength > limit {
+		return nil, errTooLarge(nil)
+	}
+	bound := limit
+	if r.ContentLength >= 0 {
+		bound = r.ContentLength
+	}
+	if req.release = h.inflight.acquire(user.ID, dev.ID, bound); req.release == nil {
+		return nil, errTooManyInFlight("too many requests in flight")
+	}
+	if err := h.readBody(w, req, cmd, limit, bound); err != nil {
+		req.leaveInFlight()
 		return nil, err
 	}
 	return req, nil
+}
+
+func errTooLarge(cause error) *Error {
+	return httpError(http.StatusRequestEntityTooLarge, "request too large", cause)
 }
 
 // gate applies the device decision and the policy key (MS-ASPROV 3.2.5.1).
@@ -364,22 +432,23 @@ func blockedError(a devices.Access) *Error {
 	return statusError(StatusDeviceBlocked, http.StatusForbidden, "device blocked", errors.New(a.Reason))
 }
 
-// readBody reads and decodes the request body within the limits.
-func (h *Handler) readBody(req *Request, cmd *Command) error {
+// readBody reads the request body, at most limit bytes (bound when its
+// length is declared), before a deadline sized by that bound, and decodes
+// it.
+func (h *Handler) readBody(w http.ResponseWriter, req *Request, cmd *Command, limit, bound int64) error {
 	r := req.HTTP
-	if r.ContentLength > h.limits.MaxBody {
-		return httpError(http.StatusRequestEntityTooLarge, "request too large", nil)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.limits.MaxBody+1))
-	if err != nil {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(h.bodyDeadline(bound))
+	body, err := readLimited(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errTooLarge(err)
+	case err != nil:
 		return httpError(http.StatusBadRequest, "request body unreadable", err)
 	}
-	if int64(len(body)) > h.limits.MaxBody {
-		return httpError(http.StatusRequestEntityTooLarge, "request too large", nil)
-	}
-	if r.ContentLength >= 0 && int64(len(body)) != r.ContentLength {
-		return httpError(http.StatusBadRequest, "request body truncated", nil)
-	}
+	// The body is in: a held request's wait is not bound by the deadline.
+	rc.SetReadDeadline(time.Time{})
 	req.Raw = body
 	if len(body) == 0 {
 		return nil
@@ -394,6 +463,20 @@ func (h *Handler) readBody(req *Request, cmd *Command) error {
 	}
 	req.Doc = doc
 	return nil
+}
+
+// readLimited reads the whole body: into a buffer of exactly the declared
+// length when there is one (no doubling growth for large bodies), else as
+// it comes.
+func readLimited(r io.Reader, declared int64) ([]byte, error) {
+	if declared < 0 {
+		return io.ReadAll(r)
+	}
+	body := make([]byte, declared)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 func (h *Handler) writeResponse(w http.ResponseWriter, resp *Response, log *slog.Logger) {
@@ -442,6 +525,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, 
 	log.Log(r.Context(), level, "eas request refused", "http", pe.HTTP, "status", pe.Status, "reason", pe.Reason, "err", pe.Cause)
 	if pe.HTTP == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="ActiveSync"`)
+	}
+	if pe.RetryAfter != "" {
+		w.Header().Set("Retry-After", pe.RetryAfter)
 	}
 	q, _ := ParseQuery(r)
 	v := ParseVersion(r.Header.Get("MS-ASProtocolVersion"))

@@ -34,6 +34,7 @@ type syncHold struct {
 
 // holdSync takes the device's slot for a Sync about to wait.
 func (h *Handler) holdSync(r *Request) *syncHold {
+	r.leaveInFlight() // a held Sync does not count (inflight.go)
 	return &syncHold{p: h.push, devicePK: r.Device.ID, hp: h.push.hold(r.Device.ID, r.arrival)}
 }
 

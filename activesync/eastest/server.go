@@ -38,6 +38,8 @@ type ServerOptions struct {
 	Ping activesync.PingOptions
 	// SMSDomain is the handler's SMS domain (issue 9, SMS items).
 	SMSDomain string
+	// Limits bound request bodies and requests in flight.
+	Limits activesync.Limits
 }
 
 // StartServer serves the EAS handler on st, on a loopback port. The test fails at cleanup if any request
@@ -66,7 +68,7 @@ func StartServerWith(t testing.TB, st *store.Store, o ServerOptions) *Server {
 	if o.Mail == nil {
 		o.Mail = &delivery.Service{Store: st, Hostname: "airlock.test"}
 	}
-	h := activesync.New(activesync.Options{Store: st, Devices: dev, Authenticator: auth, Notifier: broker, Mail: o.Mail, Ping: o.Ping, SMSDomain: o.SMSDomain})
+	h := activesync.New(activesync.Options{Store: st, Devices: dev, Authenticator: auth, Notifier: broker, Mail: o.Mail, Ping: o.Ping, SMSDomain: o.SMSDomain, Limits: o.Limits})
 	// The handler is served as web mounts it, at /Microsoft-Server-ActiveSync;
 	// serving it directly keeps protocol tests free of the dashboard.
 	mux := http.NewServeMux()
