@@ -41,6 +41,14 @@ type ListenerConfig struct {
 	// that only internal networks may submit. Others may still deliver to
 	// local users without AUTH.
 	AuthFrom func(ip string) bool
+	// Internal, when set, says whether a client's address is on an
+	// internal network: only such clients (and authenticated ones) may
+	// send mail that claims the organisation's domains (spoof.go). Nil:
+	// no address is internal.
+	Internal func(ip string) bool
+	// OwnDomains are the organisation's domains besides those of its
+	// users' addresses (the mail domain, the host name).
+	OwnDomains []string
 }
 
 // Listeners serves SMTP and LMTP for a Service.
@@ -53,6 +61,9 @@ type Listeners struct {
 	// ctx is cancelled by Shutdown: store calls of sessions stop.
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// own answers which domains are the organisation's (spoof.go).
+	own ownDomains
 
 	// Delivered counts messages stored; Rejected counts refused commands.
 	Delivered, Rejected, PanicsRecovered atomic.Int64
@@ -210,13 +221,23 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	ctx, cancel := s.opCtx()
+	defer cancel()
 	if s.user != nil {
-		ctx, cancel := s.opCtx()
-		defer cancel()
 		u, err := s.l.svc.Store.UserByAddress(ctx, from)
 		if err != nil || u.ID != s.user.ID {
 			s.l.Rejected.Add(1)
 			return errNotOurs
+		}
+	}
+	if s.external() {
+		if own, err := s.claimsOwn(ctx, from); err != nil {
+			s.l.log.Error("smtp sender domain lookup", "err", err)
+			return errTempFail
+		} else if own {
+			s.l.Rejected.Add(1)
+			s.l.log.Warn("smtp: outside sender claims an own domain", "remote", remoteIP(s.conn), "from", from)
+			return errSpoofed
 		}
 	}
 	s.from = from
@@ -276,6 +297,16 @@ func (s *session) Data(r io.Reader) (err error) {
 	}
 	ctx, cancel := s.opCtx()
 	defer cancel()
+	if s.external() {
+		if own, err := s.claimsOwn(ctx, senderHeaders(data)...); err != nil {
+			s.l.log.Error("smtp sender domain lookup", "err", err)
+			return errTempFail
+		} else if own {
+			s.l.Rejected.Add(1)
+			s.l.log.Warn("smtp: outside message's From claims an own domain", "remote", remoteIP(s.conn), "envelope", s.from)
+			return errSpoofed
+		}
+	}
 	proto := "ESMTP"
 	if s.lmtp {
 		proto = "LMTP"
