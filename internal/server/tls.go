@@ -49,8 +49,22 @@ func tlsConfig(c *Config) (*tls.Config, string, error) {
 		Certificates: []tls.Certificate{cert},
 		// TLS 1.2 is the floor the UK government baseline sets; old
 		// Windows Mobile 6.x devices that cannot do it need a proxy.
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: aeadSuites,
 	}, fp.String(), nil
+}
+
+// aeadSuites are the TLS 1.2 suites offered: forward-secret key exchange
+// with an AEAD cipher only, as NCSC's TLS guidance and RFC 9325 ask. The
+// CBC suites (Lucky Thirteen, padding oracles) and static RSA key exchange
+// are not offered. TLS 1.3's suites are all AEAD and not configurable.
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 func writeSelfSigned(certFile, keyFile, hostname string) error {
