@@ -52,6 +52,8 @@ type Config struct {
 	// GovernanceConfig: IMAP, submission, internal networks, SMS (issue 9,
 	// governance.go).
 	GovernanceConfig
+	// TransportConfig: connection and request body limits (transport.go).
+	TransportConfig
 }
 
 // Defaults fills unset fields with their documented defaults.
@@ -80,6 +82,7 @@ func (c *Config) Defaults() {
 	}
 	c.mailDefaults()
 	c.governanceDefaults() // issue 9
+	c.transportDefaults()
 }
 
 func domainOf(host string) string {
@@ -108,6 +111,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.governanceValidate(); err != nil { // issue 9
+		return err
+	}
+	if err := c.transportValidate(); err != nil {
 		return err
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +85,7 @@ type mailParts struct {
 	relay   *delivery.Relay
 	ln      *delivery.Listeners
 	stops   []func()
+	audits  []*netallow.Auditor
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 	log     *slog.Logger
@@ -115,20 +115,20 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 	m.svc.Delivered = afterDelivery(st, m.svc, log)
 	goRecover(&m.wg, m.log, "relay queue", func() { m.relay.Run(runCtx) })
 
-	lc := delivery.ListenerConfig{Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc}
+	nets, err := netallow.ParseList(cfg.InternalNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("--internal-networks: %w", err)
+	}
+	lc := delivery.ListenerConfig{Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc,
+		// Only the internal networks may send as the organisation without
+		// signing in (delivery/spoof.go).
+		Internal: internalAddr(nets), OwnDomains: []string{cfg.Domain, cfg.Hostname, smsDomain(cfg)}}
 	if tc != nil {
 		lc.Authenticate = smtpAuthenticator(st)
 		// Submission is for the internal networks only (as on the
 		// submission listener); from elsewhere port 25 takes mail for
 		// local users and nothing more.
-		nets, err := netallow.ParseList(cfg.InternalNetworks)
-		if err != nil {
-			return nil, fmt.Errorf("--internal-networks: %w", err)
-		}
-		lc.AuthFrom = func(ip string) bool {
-			addr, err := netip.ParseAddr(ip)
-			return err == nil && netallow.Allowed(addr.Unmap(), nets)
-		}
+		lc.AuthFrom = internalAddr(nets)
 	}
 	m.ln = delivery.NewListeners(m.svc, lc, log)
 	for _, l := range []struct {
@@ -144,7 +144,17 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 			return nil, fmt.Errorf("%s listen on %s: %w", l.name, l.addr, err)
 		}
 		m.closers = append(m.closers, nl)
-		fmt.Fprintf(out, "%s listening on %s\n", l.name, nl.Addr())
+		if l.name == "LMTP" {
+			// LMTP is for the MTA in front: the internal networks only,
+			// as for IMAP and submission.
+			a := netallow.NewAuditor(st, "lmtp", log)
+			m.audits = append(m.audits, a)
+			fmt.Fprintf(out, "%s listening on %s (internal networks only: %s)\n", l.name, nl.Addr(), cfg.InternalNetworks)
+			nl = &netallow.Listener{Listener: nl, Nets: nets, Refused: a.Refused}
+		} else {
+			fmt.Fprintf(out, "%s listening on %s\n", l.name, nl.Addr())
+			nl = capPerAddress(nl, cfg, "smtp", log)
+		}
 		serve := l.serve
 		name := l.name
 		goRecover(&m.wg, m.log, name+" listener", func() {
@@ -177,6 +187,9 @@ func (m *mailParts) stop(ctx context.Context) {
 	m.wg.Wait()
 	for _, s := range m.stops {
 		s()
+	}
+	for _, a := range m.audits {
+		a.Close()
 	}
 }
 

@@ -77,6 +77,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		Mail:          mail.svc,
 		Ping:          activesync.PingOptions{MinHeartbeat: cfg.HeartbeatMin, MaxHeartbeat: cfg.HeartbeatMax},
 		SMSDomain:     smsDomain(cfg), // issue 9: SMS items (governance.go)
+		Limits:        easLimits(cfg),
 	})
 	handler := web.New(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
@@ -88,6 +89,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	ln = capPerAddress(ln, cfg, "https", log)
 	scheme := "http"
 	if !cfg.PlainHTTP {
 		ln = tls.NewListener(ln, tc)
@@ -99,6 +101,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 15 * time.Second,
+		// A backstop for slow bodies outside ActiveSync, whose handler
+		// sets each body's own deadline. net/http clears the deadline
+		// once a body is read, so it never cuts a held request's wait.
+		ReadTimeout: webReadTimeout,
 		// No WriteTimeout: Ping and Sync with Wait hold a response open for
 		// up to an hour; the EAS handler bounds each request itself.
 		IdleTimeout: 2 * time.Minute,

@@ -3,13 +3,17 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"net/textproto"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"airlock/internal/password"
 	"airlock/internal/server"
@@ -115,6 +119,80 @@ func TestTLSOffersOnlyAEADSuites(t *testing.T) {
 				t.Fatalf("negotiated %s", tls.CipherSuiteName(st.CipherSuite))
 			}
 		})
+	}
+}
+
+// The LMTP listener takes connections from the internal networks only
+// (closed before the greeting, and audited), and port 25 refuses a message
+// from outside that claims the organisation's domain, as serve wires them.
+func TestLMTPListenerRefusesNonInternalAddresses(t *testing.T) {
+	var cfg server.Config
+	cfg.PlainHTTP = true
+	cfg.SMTPListen, cfg.LMTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.InternalNetworks = "10.0.0.0/8" // the test client, 127.0.0.1, is outside
+	addrs, st := runWith(t, cfg, "SMTP", "LMTP")
+
+	c, err := net.Dial("tcp", addrs["LMTP"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
+		t.Fatalf("LMTP from outside the internal networks: read %q, %v; want closed before the greeting", b, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := st.ListAudit(context.Background(), store.AuditFilter{Action: "lmtp.refused"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("refused LMTP connection not audited")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	s, err := smtp.Dial(addrs["SMTP"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.SendMail("alice@example.nhs.uk", []string{"alice@example.nhs.uk"}, strings.NewReader("From: alice@example.nhs.uk\r\nSubject: Payroll\r\n\r\nPlease update my bank details.\r\n"))
+	if se, ok := err.(*smtp.SMTPError); !ok || se.Code != 550 {
+		t.Fatalf("spoofed internal sender from outside: %v, want 550", err)
+	}
+}
+
+// Slow request bodies, as serve wires it: one address may hold at most
+// MaxConnsPerAddress connections to the HTTPS listener.
+func TestSlowRequestBodiesConnectionCapWired(t *testing.T) {
+	var cfg server.Config
+	cfg.PlainHTTP = true
+	cfg.MaxConnsPerAddress = 2
+	addrs, _ := runWith(t, cfg, "Airlock")
+	for range 2 {
+		c, err := net.Dial("tcp", addrs["Airlock"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "POST /Microsoft-Server-ActiveSync?Cmd=Sync HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := net.Dial("tcp", addrs["Airlock"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Fatalf("a third connection from one address was served: %.40q", b)
 	}
 }
 

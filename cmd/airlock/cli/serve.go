@@ -27,6 +27,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", envOr("AIRLOCK_LOG_LEVEL", "info"), "debug, info, warn or error ($AIRLOCK_LOG_LEVEL)")
 	finishMail := mailFlags(fs, &c.MailConfig)
 	finishGov := governanceFlags(fs, &c.GovernanceConfig) // issue 9: serve_governance.go
+	finishTransport := transportFlags(fs, &c.TransportConfig)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err := finishGov(); err != nil {
 		return err
 	}
+	finishTransport()
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
