@@ -241,8 +241,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Nothing reads the body before the gate; this bounds what net/http
-	// reads (and discards) of a refused request's body.
-	http.NewResponseController(w).SetReadDeadline(h.bodyDeadline(h.limits.MaxSmallBody))
+	// reads (and discards) of a refused request's body. A request without
+	// a body gets no deadline: net/http already watches its connection,
+	// and a deadline there would end the request.
+	if r.ContentLength != 0 {
+		http.NewResponseController(w).SetReadDeadline(h.bodyDeadline(h.limits.MaxSmallBody))
+	}
 	req, err := h.admit(w, r, log)
 	if err == nil {
 		defer req.leaveInFlight()
@@ -437,6 +441,9 @@ func blockedError(a devices.Access) *Error {
 // it.
 func (h *Handler) readBody(w http.ResponseWriter, req *Request, cmd *Command, limit, bound int64) error {
 	r := req.HTTP
+	if r.ContentLength == 0 {
+		return nil
+	}
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(h.bodyDeadline(bound))
 	body, err := readLimited(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)

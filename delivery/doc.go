@@ -5,7 +5,8 @@
 //     recipients are refused at RCPT (550 5.1.1) and oversized messages at
 //     DATA (552 5.3.4), so nothing half-accepted is ever stored. The SMTP
 //     listener is not an open relay: without AUTH it takes local
-//     recipients only.
+//     recipients only, and mail from outside the internal networks that
+//     claims the organisation's own domains is refused (spoof.go).
 //   - Submission: Service.Submit stores a message a user sends (EAS
 //     SendMail, SmartReply, SmartForward; SMTP with AUTH): local recipients
 //     get it in their Inbox at once, remote ones go to the relay queue, the
@@ -54,6 +55,12 @@
 // our answer is lost. Submission.Resend (the device and a fingerprint of
 // what it sent, see activesync/resend.go) is recorded in the delivery's
 // transaction, and a repeat within its window gets ErrResent, nothing sent.
+//
+// The organisation's domains, for the spoofing rule, are the configured
+// names and the domains of every user's address and alias (a store query
+// per domain, cached a minute), each with its subdomains; the envelope
+// sender is judged at MAIL and From:/Sender: (encoded words decoded) after
+// DATA, before anything is stored.
 //
 // From is forced: a submitted message whose From is not one of the
 // authenticated user's addresses gets the user's primary address instead,

@@ -2,6 +2,15 @@
 // the ActiveSync endpoint, the web dashboard and the mail listeners. The
 // airlock binary's serve command fills a Config and calls Run; integration
 // tests do the same in-process.
+//
+// # Implementation notes
+//
+// Transport limits (transport.go): the HTTPS and SMTP listeners cap the
+// connections one address holds (internal/connlimit), LMTP like IMAP and
+// submission takes only the internal networks (internal/netallow), TLS 1.2
+// offers only forward-secret AEAD suites (tls.go), and net/http's
+// ReadTimeout backstops slow bodies outside ActiveSync, which bounds its
+// own.
 package server
 
 import (

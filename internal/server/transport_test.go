@@ -167,13 +167,26 @@ func TestLMTPListenerRefusesNonInternalAddresses(t *testing.T) {
 	}
 }
 
-// Slow request bodies, as serve wires it: one address may hold at most
-// MaxConnsPerAddress connections to the HTTPS listener.
-func TestSlowRequestBodiesConnectionCapWired(t *testing.T) {
+// Slow request bodies, as serve wires it (through the web stack): a body
+// trickled a byte at a time is cut off at its deadline, and one address
+// may hold at most MaxConnsPerAddress connections to the HTTPS listener.
+func TestSlowRequestBodiesWired(t *testing.T) {
 	var cfg server.Config
 	cfg.PlainHTTP = true
 	cfg.MaxConnsPerAddress = 2
+	cfg.BodyTimeout = 200 * time.Millisecond
 	addrs, _ := runWith(t, cfg, "Airlock")
+
+	slow, err := net.Dial("tcp", addrs["Airlock"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(slow, "POST /Microsoft-Server-ActiveSync?Cmd=Sync&User=a&DeviceId=d&DeviceType=t HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(slow); err != nil {
+		t.Fatalf("a trickled body held the connection: %v", err)
+	}
+	slow.Close()
 	for range 2 {
 		c, err := net.Dial("tcp", addrs["Airlock"])
 		if err != nil {
