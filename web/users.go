@@ -273,20 +273,11 @@ func (s *Server) auditCSV(c echo.Context) error {
 	w := csv.NewWriter(c.Response())
 	w.Write([]string{"id", "at", "actor", "actor_ip", "action", "target_type", "target", "user_id", "device_pk", "outcome", "detail", "hash"})
 	for _, e := range evs {
-		w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.ActorIP, e.Action, e.TargetType, csvSafe(e.Target),
-			optInt(e.UserID), optInt(e.DevicePK), e.Outcome, csvSafe(e.Detail), e.Hash})
+		w.Write(csvSafeRow(strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.ActorIP, e.Action, e.TargetType, e.Target,
+			optInt(e.UserID), optInt(e.DevicePK), e.Outcome, e.Detail, e.Hash))
 	}
 	w.Flush()
 	return w.Error()
-}
-
-// csvSafe defuses spreadsheet formulas in device- or user-supplied text
-// (CSV injection): a leading =, +, -, @, tab or CR is prefixed with '.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func optInt(p *int64) string {
