@@ -25,7 +25,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log})
+	auditKey, err := AuditKey(cfg.DataDir, true) // auditkey.go
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, AuditKey: auditKey})
 	if err != nil {
 		return err
 	}
@@ -39,6 +43,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 	defer backfillSearchText(ctx, st, log)() // mailsearch.go
+
+	// The audit chain's head, kept outside the database (auditkey.go).
+	defer startAuditAnchor(ctx, st, cfg.DataDir, log)()
 	// The certificate serves HTTPS and SMTP's STARTTLS.
 	var tc *tls.Config
 	var fingerprint string
