@@ -198,3 +198,28 @@ func TestPasswordChangeRevokesSessionsAndTokens(t *testing.T) {
 		}
 	})
 }
+
+// The main listener, which phones and the internet reach, does not serve
+// metrics: not anonymously, not to a signed-in administrator.
+func TestMetricsNotOnMainListener(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite(t))
+	e.addUser("admin@example.nhs.uk", "admin-pass-1", store.RoleAdmin)
+	admin := e.browser()
+	admin.login("admin@example.nhs.uk", "admin-pass-1")
+	for name, b := range map[string]*browser{"anonymous": e.browser(), "admin": admin} {
+		for _, path := range []string{"/metrics", "/metrics/", "/Metrics", "/metrics?format=prometheus"} {
+			p := b.get(path)
+			if p.Code != http.StatusNotFound || strings.Contains(p.Body, "airlock_") {
+				t.Errorf("%s GET %s: HTTP %d; want 404 without metrics", name, path, p.Code)
+			}
+		}
+	}
+	// The handler itself still works, for the metrics listener.
+	srv := httptest.NewServer(e.Web.MetricsHandler())
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("metrics listener: %v %v", res, err)
+	}
+	res.Body.Close()
+}

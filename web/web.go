@@ -1,7 +1,7 @@
 // Package web serves everything people and devices reach over HTTP: the
 // ActiveSync endpoint (mounted from package activesync), autodiscover, the
 // admin dashboard, the users' device page, setup guides, the admin JSON API,
-// health checks and metrics.
+// health checks, and (on a listener of its own) metrics.
 //
 // Pages are server-rendered html/template files embedded in the binary and
 // work without JavaScript; htmx (vendored in static/) only saves a page
@@ -177,7 +177,6 @@ func (s *Server) routes() *echo.Echo {
 		}
 		return c.String(http.StatusOK, "ready\n")
 	})
-	e.GET("/metrics", s.metricsHandler())
 
 	if s.d.EAS != nil {
 		h := echo.WrapHandler(s.d.EAS)
@@ -345,7 +344,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	switch {
 	case strings.HasPrefix(path, "/api/"):
 		_ = c.JSON(code, apiError{Error: msg})
-	case strings.HasPrefix(path, "/autodiscover"), strings.HasPrefix(path, "/Microsoft-Server-ActiveSync"), path == "/metrics":
+	case strings.HasPrefix(path, "/autodiscover"), strings.HasPrefix(path, "/Microsoft-Server-ActiveSync"):
 		_ = c.String(code, msg+"\n")
 	default:
 		_ = s.render(c, code, "error.html", "Error", map[string]any{"Code": code, "Message": msg})

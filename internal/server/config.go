@@ -52,6 +52,9 @@ type Config struct {
 	// GovernanceConfig: IMAP, submission, internal networks, SMS (issue 9,
 	// governance.go).
 	GovernanceConfig
+	// WebSecurityConfig: session lifetimes, the metrics listener
+	// (websec.go).
+	WebSecurityConfig
 }
 
 // Defaults fills unset fields with their documented defaults.
@@ -110,5 +113,5 @@ func (c *Config) Validate() error {
 	if err := c.governanceValidate(); err != nil { // issue 9
 		return err
 	}
-	return nil
+	return c.webSecurityValidate()
 }

@@ -85,11 +85,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		Ping:          activesync.PingOptions{MinHeartbeat: cfg.HeartbeatMin, MaxHeartbeat: cfg.HeartbeatMax},
 		SMSDomain:     smsDomain(cfg), // issue 9: SMS items (governance.go)
 	})
-	handler := web.New(web.Deps{
+	handler := web.NewServer(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
 		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
 		Delegations: gov.svc, // issue 9: delegated calendars
+
+		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
 	})
+	defer startMetrics(cfg, handler.MetricsHandler(), log, out)() // websec.go
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

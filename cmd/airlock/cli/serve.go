@@ -27,6 +27,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", envOr("AIRLOCK_LOG_LEVEL", "info"), "debug, info, warn or error ($AIRLOCK_LOG_LEVEL)")
 	finishMail := mailFlags(fs, &c.MailConfig)
 	finishGov := governanceFlags(fs, &c.GovernanceConfig) // issue 9: serve_governance.go
+	webSecurityFlags(fs, &c.WebSecurityConfig)            // serve_websec.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
