@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/devices"
+	"airlock/directory"
 	"airlock/store"
 )
 
@@ -293,6 +294,8 @@ type settingsData struct {
 	MDMSecretSet bool
 	NewSecret    string
 	Errors       []string
+	// ShowMobile: colleagues' mobile numbers are in the directory.
+	ShowMobile bool
 }
 
 func (s *Server) settingsData(ctx context.Context) (*settingsData, error) {
@@ -310,6 +313,9 @@ func (s *Server) settingsData(ctx context.Context) (*settingsData, error) {
 		return nil, err
 	}
 	d.MDMSecretSet = sec != ""
+	if d.ShowMobile, err = directory.ShowMobile(ctx, s.store); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -356,6 +362,14 @@ func (s *Server) settingsSave(c echo.Context) error {
 		d.NewSecret, d.MDMSecretSet = secret, true
 		// Shown once, on this response; never stored in a cookie or URL.
 		return s.render(c, http.StatusOK, "settings.html", "Settings", d)
+	case "directory":
+		show := c.FormValue("show_mobile") == "on"
+		if err := s.store.SetSetting(ctx, directory.SettingShowMobile, strconv.FormatBool(show)); err != nil {
+			return err
+		}
+		s.audit(c, &store.AuditEvent{Action: "settings.changed", TargetType: "org", Target: "directory", Detail: fmt.Sprintf("%s=%t", directory.SettingShowMobile, show)})
+		s.flash(c, "Settings saved.")
+		return c.Redirect(http.StatusSeeOther, "/admin/settings")
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "Unknown settings section.")
 }
