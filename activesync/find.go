@@ -104,10 +104,14 @@ func (h *Handler) findGAL(ctx context.Context, r *Request, out *etree.Element, q
 	if err != nil {
 		return err
 	}
+	showMobile, err := directory.ShowMobile(ctx, h.store)
+	if err != nil {
+		return err
+	}
 	add(out, "Find:Status", itoa(findOK))
 	for i := range users {
 		props := out.CreateElement("Find:Result").CreateElement("Find:Properties")
-		if err := h.galProperties(ctx, props, &users[i], pics, "Find", r.Version); err != nil {
+		if err := h.galProperties(ctx, props, &users[i], pics, "Find", r.Version, showMobile); err != nil {
 			return err
 		}
 	}

@@ -165,8 +165,9 @@ func (h *Handler) picture(ctx context.Context, parent *etree.Element, name, stat
 }
 
 // galProperties writes a colleague's GAL properties (MS-ASCMD 2.2.3.139.3)
-// on page ("Search" or "Find" for the Picture element's own page).
-func (h *Handler) galProperties(ctx context.Context, props *etree.Element, u *store.User, pics *pictureOpts, picPage string, v Version) error {
+// on page ("Search" or "Find" for the Picture element's own page); the
+// mobile number only when the organisation shows them (showMobile).
+func (h *Handler) galProperties(ctx context.Context, props *etree.Element, u *store.User, pics *pictureOpts, picPage string, v Version, showMobile bool) error {
 	add(props, "GAL:DisplayName", directory.DisplayName(u))
 	addIf(props, "GAL:Phone", u.Phone)
 	addIf(props, "GAL:Office", u.Office)
@@ -175,7 +176,9 @@ func (h *Handler) galProperties(ctx context.Context, props *etree.Element, u *st
 	add(props, "GAL:Alias", directory.Alias(u))
 	addIf(props, "GAL:FirstName", u.FirstName)
 	addIf(props, "GAL:LastName", u.LastName)
-	addIf(props, "GAL:MobilePhone", u.Mobile)
+	if showMobile {
+		addIf(props, "GAL:MobilePhone", u.Mobile)
+	}
 	add(props, "GAL:EmailAddress", u.Email)
 	if pics != nil && v >= V141 {
 		name := "GAL:Picture"
@@ -202,11 +205,15 @@ func (h *Handler) searchGAL(ctx context.Context, r *Request, st, out *etree.Elem
 	if err != nil {
 		return err
 	}
+	showMobile, err := directory.ShowMobile(ctx, h.store)
+	if err != nil {
+		return err
+	}
 	add(out, "Search:Status", itoa(searchOK))
 	pics := parsePictureOpts(child(opts, "Search:Picture"), "Search")
 	for i := range users {
 		props := out.CreateElement("Search:Result").CreateElement("Search:Properties")
-		if err := h.galProperties(ctx, props, &users[i], pics, "Search", r.Version); err != nil {
+		if err := h.galProperties(ctx, props, &users[i], pics, "Search", r.Version, showMobile); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,9 @@
 // # Implementation notes
 //
 // The directory is the users table (store.SearchDirectory): enabled staff
-// only. Contacts are matched in memory after a narrowing query, because
+// only. Searches shorter than MinQueryLen find nobody, so the directory
+// cannot be listed letter by letter; mobile numbers are shown only when the
+// organisation turns SettingShowMobile on. Contacts are matched in memory after a narrowing query, because
 // their addresses live in the JSON of each item.
 //
 // Free/busy is computed, not stored: the colleague's calendar items that
@@ -23,6 +25,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"airlock/pim"
 	"airlock/store"
@@ -36,6 +39,7 @@ type Store interface {
 	FolderByType(ctx context.Context, userID int64, t store.FolderType) (*store.Folder, error)
 	ListItems(ctx context.Context, userID, folderID, afterID int64, limit int) ([]store.Item, error)
 	Photo(ctx context.Context, userID int64) (*store.UserPhoto, error)
+	Setting(ctx context.Context, key, def string) (string, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -193,10 +197,32 @@ func NoFreeBusy(from, to time.Time) string {
 	return strings.Repeat(string(rune(NoData)), int((to.Sub(from)+Slot-1)/Slot))
 }
 
+// MinQueryLen is the shortest directory search answered, in characters:
+// one or two letters match a large part of the staff, and a device could
+// walk the whole directory with 26 single-letter searches.
+const MinQueryLen = 3
+
 // Search finds enabled staff by a prefix of their name, address,
-// department or job title (see store.DirectoryQuery).
+// department or job title (see store.DirectoryQuery). A query shorter than
+// MinQueryLen finds nobody.
 func Search(ctx context.Context, st Store, text string, offset, limit int) ([]store.User, int64, error) {
+	if utf8.RuneCountInString(strings.TrimSpace(text)) < MinQueryLen {
+		return nil, 0, nil
+	}
 	return st.SearchDirectory(ctx, store.DirectoryQuery{Text: text, Offset: offset, Limit: limit})
+}
+
+// SettingShowMobile is the organisation setting ("true"/"false") that says
+// whether colleagues' mobile numbers are shown in the directory. Off by
+// default: a mobile is often a personal phone, and the desk phone is
+// enough to reach someone at work (UK GDPR data minimisation, Article
+// 5(1)(c)); an organisation that wants them listed turns it on.
+const SettingShowMobile = "directory_show_mobile"
+
+// ShowMobile reads SettingShowMobile.
+func ShowMobile(ctx context.Context, st Store) (bool, error) {
+	v, err := st.Setting(ctx, SettingShowMobile, "false")
+	return v == "true", err
 }
 
 // Alias is the local part of a user's address, the GAL Alias.

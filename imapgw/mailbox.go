@@ -26,6 +26,11 @@ type mailbox struct {
 
 func (m *mailbox) readOnly() bool { return m.grant != nil }
 
+// breakGlass: the mailbox is open under break-glass access, which is for
+// reading in place only. Nothing may leave it (a COPY into the reader's
+// own mailbox would outlive the grant) and every message read is audited.
+func (m *mailbox) breakGlass() bool { return m.grant != nil && m.grant.Kind == "breakglass" }
+
 var (
 	errNoSuchMailbox = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
 	errReadOnly      = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm, Text: "This mailbox is read-only for you"}
@@ -33,6 +38,8 @@ var (
 	errOverQuota     = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Mailbox is over its quota"}
 	errNotSelected   = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No mailbox selected"}
 	errCannot        = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Not possible on this mailbox"}
+	// errBreakGlassReadOnly refuses COPY out of a break-glass mailbox.
+	errBreakGlassReadOnly = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm, Text: "Break-glass access is read-only: messages cannot be copied out"}
 )
 
 // storeErr turns a store failure into an IMAP answer.
@@ -210,4 +217,13 @@ func (s *session) auditShared(ctx context.Context, m *mailbox) {
 		detail += fmt.Sprintf(" under break-glass request %d", m.grant.RequestID)
 	}
 	s.audit(ctx, "imap.shared_open", "mailbox", m.owner.Email, m.owner.ID, "success", detail)
+}
+
+// auditBreakGlassRead records one message read under break-glass access:
+// which message (by id and folder, not its subject, which may itself be
+// clinical), so the owner and auditors can see exactly what was read.
+func (s *session) auditBreakGlassRead(ctx context.Context, it *store.Item) {
+	m := s.sel.mb
+	s.audit(ctx, "breakglass.message_read", "mailbox", m.owner.Email, m.owner.ID, "success",
+		fmt.Sprintf("message %d in %q read under break-glass request %d", it.ID, m.folder.Name, m.grant.RequestID))
 }

@@ -740,6 +740,11 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (data *imap.CopyData, er
 	if err := s.stillAllowed(ctx); err != nil {
 		return nil, err
 	}
+	if s.sel.mb.breakGlass() {
+		s.audit(ctx, "breakglass.copy_refused", "mailbox", s.sel.mb.owner.Email, s.sel.mb.owner.ID, "refused",
+			fmt.Sprintf("COPY from %q to %q under break-glass request %d", s.sel.mb.folder.Name, dest, s.sel.mb.grant.RequestID))
+		return nil, errBreakGlassReadOnly
+	}
 	dst, err := s.resolve(ctx, dest)
 	if err != nil {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
@@ -859,6 +864,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				}
 				return storeErr(err)
 			}
+		}
+		if needBlob && s.sel.mb.breakGlass() {
+			s.auditBreakGlassRead(ctx, it)
 		}
 		if markSeen && !it.Read {
 			read := true

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -137,7 +140,10 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 
 // Audit appends an event to the hash-chained audit log. Appends are
 // serialised (the previous row is read under the write lock) so the chain
-// has no forks.
+// has no forks. With an audit key (Options.AuditKey) each row's hash is an
+// HMAC-SHA256 under it; without one, a legacy unkeyed SHA-256, which is
+// refused once the chain has keyed rows, so a writer without the key
+// cannot extend (or quietly downgrade) a keyed chain.
 func (s *Store) Audit(ctx context.Context, e *AuditEvent) error {
 	if e.At.IsZero() {
 		e.At = s.now()
@@ -155,23 +161,56 @@ func (s *Store) Audit(ctx context.Context, e *AuditEvent) error {
 		if err != nil {
 			return wrap(err, "audit")
 		}
+		if s.auditKey == nil && keyedHash(prev.Hash) {
+			return ErrAuditKeyRequired
+		}
 		e.PrevHash = prev.Hash
-		e.Hash = auditHash(e)
+		e.Hash = s.eventHash(e)
 		return wrap(tx.Create(e).Error, "audit")
 	})
 }
 
-func auditHash(e *AuditEvent) string {
-	h := sha256.New()
+// ErrAuditKeyRequired: the audit chain is keyed and this store was opened
+// without the key.
+var ErrAuditKeyRequired = errors.New("store: the audit log is keyed and no audit key was given")
+
+// keyedPrefix marks a row hashed with the audit key.
+const keyedPrefix = "hmac-sha256:"
+
+func keyedHash(h string) bool { return strings.HasPrefix(h, keyedPrefix) }
+
+// eventHash is the row's keyed hash, or the legacy one without a key.
+func (s *Store) eventHash(e *AuditEvent) string {
+	if s.auditKey == nil {
+		return auditHash(e)
+	}
+	return keyedPrefix + hex.EncodeToString(auditMAC(s.auditKey, e))
+}
+
+// auditFields feeds the row's fields, each prefixed with its length so
+// that no two rows encode alike, to w.
+func auditFields(w io.Writer, e *AuditEvent) {
 	for _, f := range []string{
 		e.PrevHash, e.At.Format(time.RFC3339Nano), e.Actor, e.ActorIP, e.Action, e.TargetType, e.Target,
 		optID(e.UserID), optID(e.DevicePK), e.Outcome, e.Detail,
 	} {
-		h.Write([]byte(strconv.Itoa(len(f))))
-		h.Write([]byte{':'})
-		h.Write([]byte(f))
+		w.Write([]byte(strconv.Itoa(len(f))))
+		w.Write([]byte{':'})
+		w.Write([]byte(f))
 	}
+}
+
+// auditHash is the legacy, unkeyed hash: anyone can recompute it.
+func auditHash(e *AuditEvent) string {
+	h := sha256.New()
+	auditFields(h, e)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+func auditMAC(key []byte, e *AuditEvent) []byte {
+	m := hmac.New(sha256.New, key)
+	auditFields(m, e)
+	return m.Sum(nil)
 }
 
 func optID(p *int64) string {
@@ -222,27 +261,107 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	return out, wrap(err, "list audit")
 }
 
-// VerifyAuditChain recomputes the hash chain and returns the id of the first
-// event that does not match, or 0 when the chain is intact.
-func (s *Store) VerifyAuditChain(ctx context.Context) (int64, error) {
+// AuditReport is what VerifyAudit found.
+type AuditReport struct {
+	Events int64
+	// LegacyEvents are the unkeyed rows at the start of the chain, written
+	// before the audit key existed; the first keyed row's HMAC covers the
+	// last of them, so they cannot change without breaking it.
+	LegacyEvents int64
+	FirstKeyedID int64
+	Head         AuditHead
+	// BadID is the first event that does not verify (0: none), and Problem
+	// says why.
+	BadID   int64
+	Problem string
+}
+
+// AuditHead is the newest event of the chain.
+type AuditHead struct {
+	ID   int64
+	Hash string
+}
+
+// VerifyAudit recomputes the chain: each row must name its predecessor's
+// hash, legacy rows may only come before keyed ones, and each hash must
+// match (keyed rows under the store's audit key, compared in constant
+// time). It needs the key once the chain has keyed rows.
+func (s *Store) VerifyAudit(ctx context.Context) (AuditReport, error) {
+	var r AuditReport
 	prev := ""
-	var bad int64
 	var batch []AuditEvent
 	err := s.db.WithContext(ctx).Order("id").FindInBatches(&batch, 1000, func(tx *gorm.DB, _ int) error {
 		for i := range batch {
 			e := &batch[i]
-			if e.PrevHash != prev || auditHash(e) != e.Hash {
-				bad = e.ID
+			if problem, err := s.checkEvent(e, prev, r.FirstKeyedID != 0); err != nil {
+				return err
+			} else if problem != "" {
+				r.BadID, r.Problem = e.ID, problem
 				return errStopBatches
 			}
+			r.Events++
+			if keyedHash(e.Hash) {
+				if r.FirstKeyedID == 0 {
+					r.FirstKeyedID = e.ID
+				}
+			} else {
+				r.LegacyEvents++
+			}
+			r.Head = AuditHead{ID: e.ID, Hash: e.Hash}
 			prev = e.Hash
 		}
 		return nil
 	}).Error
 	if err != nil && !errors.Is(err, errStopBatches) {
-		return 0, wrap(err, "verify audit")
+		if errors.Is(err, ErrAuditKeyRequired) {
+			return r, err
+		}
+		return r, wrap(err, "verify audit")
 	}
-	return bad, nil
+	return r, nil
+}
+
+// checkEvent says what is wrong with e, or "".
+func (s *Store) checkEvent(e *AuditEvent, prev string, keyedSeen bool) (string, error) {
+	switch {
+	case e.PrevHash != prev:
+		return "does not follow the event before it (an event was removed or inserted)", nil
+	case !keyedHash(e.Hash) && keyedSeen:
+		return "unkeyed hash after the keyed chain began (rewritten without the key)", nil
+	case !keyedHash(e.Hash):
+		if auditHash(e) != e.Hash {
+			return "content does not match its hash (edited)", nil
+		}
+	case s.auditKey == nil:
+		return "", ErrAuditKeyRequired
+	default:
+		got, err := hex.DecodeString(strings.TrimPrefix(e.Hash, keyedPrefix))
+		if err != nil || !hmac.Equal(got, auditMAC(s.auditKey, e)) {
+			return "content does not match its keyed hash (edited, or hashed with another key)", nil
+		}
+	}
+	return "", nil
+}
+
+// VerifyAuditChain recomputes the hash chain and returns the id of the first
+// event that does not match, or 0 when the chain is intact.
+func (s *Store) VerifyAuditChain(ctx context.Context) (int64, error) {
+	r, err := s.VerifyAudit(ctx)
+	return r.BadID, err
+}
+
+// AuditHeadNow returns the newest event's id and hash (zero when empty).
+func (s *Store) AuditHeadNow(ctx context.Context) (AuditHead, error) {
+	var e AuditEvent
+	err := s.db.WithContext(ctx).Select("id", "hash").Order("id DESC").Limit(1).Find(&e).Error
+	return AuditHead{ID: e.ID, Hash: e.Hash}, wrap(err, "audit head")
+}
+
+// AuditHashAt returns the hash stored for event id; ErrNotFound if gone.
+func (s *Store) AuditHashAt(ctx context.Context, id int64) (string, error) {
+	var e AuditEvent
+	err := s.db.WithContext(ctx).Select("id", "hash").Where("id = ?", id).First(&e).Error
+	return e.Hash, wrap(err, "audit event")
 }
 
 var errStopBatches = errors.New("stop")

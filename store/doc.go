@@ -50,8 +50,15 @@
 // previous key and get the same answer.
 //
 // The audit log is append-only and hash-chained (each row's hash covers its
-// fields and the previous hash); VerifyAuditChain detects an edited or
-// removed row.
+// fields and the previous hash); VerifyAudit detects an edited or removed
+// row. The hash is an HMAC-SHA256 under an audit key that lives outside the
+// database (Options.AuditKey), so someone who can write the database cannot
+// recompute it. Rows written before the key existed keep their unkeyed
+// SHA-256 ("legacy"); they may only form a prefix of the chain, and the
+// first keyed row's HMAC covers the last legacy hash, so the legacy prefix
+// cannot be rewritten without breaking it. Deleting the newest rows leaves a
+// valid, shorter chain: the caller detects that against the head recorded
+// outside the database (internal/auditlog's anchor file).
 //
 // Callers must not hold a transaction open across network I/O; methods
 // commit before they return, so a response is only written after its state

@@ -40,6 +40,8 @@ type Store struct {
 	now     func() time.Time
 	dsn     string      // for DialNotify
 	hooks   changeHooks // OnCommit (notify.go)
+	// auditKey keys the audit chain's HMAC (Options.AuditKey).
+	auditKey []byte
 }
 
 // Options tune Open.
@@ -48,6 +50,10 @@ type Options struct {
 	Logger *slog.Logger
 	// SkipMigrate opens the database without applying pending migrations.
 	SkipMigrate bool
+	// AuditKey keys the audit log's hash chain (HMAC-SHA256). It must live
+	// outside the database, or anyone who can write the database could
+	// recompute the chain. Without it, appends to a keyed chain fail.
+	AuditKey []byte
 }
 
 // Open connects to dsn, which is either a postgres:// (or postgresql://)
@@ -57,6 +63,9 @@ type Options struct {
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AuditKey != nil && len(opts.AuditKey) < 32 {
+		return nil, errors.New("audit key shorter than 32 bytes")
 	}
 	dialect, dialector, err := dialectorFor(dsn)
 	if err != nil {
@@ -93,7 +102,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to database: %w", unavailable(err))
 	}
-	s := &Store{db: db, dialect: dialect, log: opts.Logger, now: func() time.Time { return time.Now().UTC() }, dsn: dsn}
+	s := &Store{db: db, dialect: dialect, log: opts.Logger, now: func() time.Time { return time.Now().UTC() }, dsn: dsn, auditKey: opts.AuditKey}
 	if !opts.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			sqlDB.Close()

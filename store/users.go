@@ -132,9 +132,20 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 	return users, wrap(err, "list users")
 }
 
-// SetPasswordHash replaces a user's password hash.
+// SetPasswordHash replaces a user's password hash and, in the same
+// transaction, revokes every web session and API token the user holds: a
+// password changed because it leaked must also end what it opened.
 func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
-	return s.updateUser(ctx, userID, map[string]any{"password_hash": hash})
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"password_hash": hash, "updated_at": s.now()})
+		if res.Error != nil {
+			return wrap(res.Error, "set password")
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("set password of user %d: %w", userID, ErrNotFound)
+		}
+		return s.bumpSessionGen(tx, userID)
+	})
 }
 
 // SetUserDisabled disables or enables an account.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"image/png"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -120,14 +121,42 @@ func landing(u *store.User, next string) string {
 }
 
 // safeNext accepts only a local path, so sign-in cannot redirect elsewhere.
+// Browsers strip tabs and newlines from a URL and read a backslash as a
+// slash (WHATWG URL standard), so "/\t/evil.example" or "/\\evil.example"
+// become "//evil.example", a network-path reference to another host
+// (RFC 3986 section 4.2). The value is refused unless it is an absolute
+// path with no scheme, host or user, holds no space, and neither it nor its
+// percent-decoded form holds a control character, a backslash or a leading
+// "//".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !localPath(next) || strings.Contains(next, " ") {
+		return ""
+	}
+	if dec, err := url.PathUnescape(next); err != nil || !localPath(dec) {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
 	if strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
 		return ""
 	}
 	return next
+}
+
+// localPath: valid UTF-8 starting with exactly one slash, with no
+// backslash and no control or other unprintable character.
+func localPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !utf8.ValidString(p) {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || (r != ' ' && !unicode.IsPrint(r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) logout(c echo.Context) error {

@@ -203,7 +203,9 @@ func TestMetrics(t *testing.T) {
 	dev := eastest.NewDevice(t, e.URL, eastest.Profile{Name: "Palm", DeviceType: "Palm", UserAgent: "Palm/1.0.1", Version: "14.1", Model: "Pre"}, "alice@example.nhs.uk", "alice-pass-1")
 	dev.CheckWithLibwbxml = false
 	dev.Provision(1)
-	resp, err := http.Get(e.URL + "/metrics")
+	metricsSrv := httptest.NewServer(e.Web.MetricsHandler())
+	defer metricsSrv.Close()
+	resp, err := http.Get(metricsSrv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,12 @@ func TestBrowser(t *testing.T) {
 			t.Error("server did not stop")
 		}
 	})
-	st, err := store.Open(ctx, db, store.Options{})
+	// The server keyed the audit chain with the key it made in dir.
+	auditKey, err := server.AuditKey(dir, false)
+	if err != nil || auditKey == nil {
+		t.Fatalf("audit key: %v", err)
+	}
+	st, err := store.Open(ctx, db, store.Options{AuditKey: auditKey})
 	if err != nil {
 		t.Fatal(err)
 	}

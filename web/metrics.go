@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -99,11 +100,12 @@ func (d *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// metricsHandler serves the process-wide metrics plus this server's
-// database collector.
-func (s *Server) metricsHandler() echo.HandlerFunc {
+// MetricsHandler serves the process-wide metrics plus this server's
+// database collector. It is not routed on the main listener: device counts
+// by state and request rates are reconnaissance for an attacker, so the
+// server serves them on a listener of their own, loopback by default.
+func (s *Server) MetricsHandler() http.Handler {
 	local := prometheus.NewRegistry()
 	local.MustRegister(s.metrics)
-	h := promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, local}, promhttp.HandlerOpts{ErrorLog: nil})
-	return echo.WrapHandler(h)
+	return promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, local}, promhttp.HandlerOpts{ErrorLog: nil})
 }

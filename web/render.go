@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"airlock/store"
 )
@@ -134,49 +132,20 @@ func navOf(path string) string {
 const flashCookie = "airlock_flash"
 
 func (s *Server) flash(c echo.Context, msg string) {
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/", MaxAge: 60, HttpOnly: true, Secure: s.d.Secure, SameSite: http.SameSiteStrictMode})
+	s.setCookie(c, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
 }
 
 func (s *Server) takeFlash(c echo.Context) string {
-	ck, err := c.Cookie(flashCookie)
+	ck, err := c.Cookie(s.cookieName(flashCookie))
 	if err != nil || ck.Value == "" {
 		return ""
 	}
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.d.Secure, SameSite: http.SameSiteStrictMode})
+	s.setCookie(c, flashCookie, "", -1)
 	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil || len(b) > 500 {
 		return ""
 	}
 	return string(b)
-}
-
-const csrfContextKey = "csrf"
-
-// csrf protects every form of the dashboard (see the package notes).
-// Failures are refused with 403 and audited.
-func (s *Server) csrf() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		ContextKey:     csrfContextKey,
-		CookieName:     "airlock_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   s.d.Secure,
-		CookieSameSite: http.SameSiteStrictMode,
-		CookieMaxAge:   12 * 3600,
-		ErrorHandler: func(err error, c echo.Context) error {
-			s.auditRefusal(c, "csrf.rejected", identityEmail(c), err.Error())
-			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
-		},
-		AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
-			site := c.Request().Header.Get("Sec-Fetch-Site")
-			if site == "same-site" {
-				return false, nil // fall back to the token
-			}
-			s.auditRefusal(c, "csrf.rejected", identityEmail(c), "Sec-Fetch-Site: "+site)
-			return false, echo.NewHTTPError(http.StatusForbidden, "Cross-site request refused.")
-		},
-	})
 }
 
 // identityEmail names the session's user, if the cookie is valid, for

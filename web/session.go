@@ -22,7 +22,6 @@ import (
 // Org setting keys owned by the web layer.
 const (
 	settingSessionKey    = "web_session_key"     // hex HS256 key shared by every node
-	settingSessionGen    = "session_gen:"        // + user id: bumped to revoke the user's tokens
 	settingTOTPRequired  = "admin_totp_required" // "true": admins must use a second factor
 	settingTOTPSecret    = "totp:"               // + user id: the enrolled TOTP secret
 	settingTOTPPending   = "totp_pending:"       // + user id: a secret being enrolled
@@ -45,6 +44,25 @@ type claims struct {
 	// MFA: the holder passed the second factor (or none was needed when
 	// the token was issued; requireAdmin re-checks).
 	MFA bool `json:"mfa,omitempty"`
+	// Sid names the browser session; it stays the same when the token is
+	// renewed, so forms rendered before a renewal still post (the CSRF
+	// token is bound to it).
+	Sid string `json:"sid,omitempty"`
+	// AuthTime is when the user signed in (OpenID Connect's auth_time);
+	// renewal never takes a session past AuthTime + its absolute lifetime.
+	AuthTime int64 `json:"auth_time,omitempty"`
+}
+
+// sessionStart is when the session began: auth_time, or for tokens
+// without one, their own issue time.
+func (c *claims) sessionStart() time.Time {
+	if c.AuthTime != 0 {
+		return time.Unix(c.AuthTime, 0)
+	}
+	if c.IssuedAt != nil {
+		return c.IssuedAt.Time
+	}
+	return time.Time{}
 }
 
 // identity is the signed-in user of a request.
@@ -100,25 +118,29 @@ func (k *keyring) get(ctx context.Context) ([]byte, error) {
 
 // sessionGen returns the user's current session generation.
 func (s *Server) sessionGen(ctx context.Context, userID int64) (int64, error) {
-	v, err := s.store.Setting(ctx, settingSessionGen+strconv.FormatInt(userID, 10), "0")
-	if err != nil {
-		return 0, err
-	}
-	n, _ := strconv.ParseInt(v, 10, 64)
-	return n, nil
+	return s.store.SessionGeneration(ctx, userID)
 }
 
-// revokeSessions invalidates every token the user holds.
+// revokeSessions invalidates every token the user holds (the store's one
+// generation counter, which a password change from anywhere also bumps).
 func (s *Server) revokeSessions(ctx context.Context, userID int64) error {
-	gen, err := s.sessionGen(ctx, userID)
-	if err != nil {
-		return err
-	}
-	return s.store.SetSetting(ctx, settingSessionGen+strconv.FormatInt(userID, 10), strconv.FormatInt(gen+1, 10))
+	return s.store.RevokeSessions(ctx, userID)
 }
 
-// issue signs a token for u.
+// sessionMark ties renewed tokens to the browser session they continue.
+type sessionMark struct {
+	ID    string
+	Start time.Time
+}
+
+// issue signs a token for u (an API token, or a session's first).
 func (s *Server) issue(ctx context.Context, u *store.User, audience string, mfa bool, ttl time.Duration) (string, time.Time, error) {
+	return s.sign(ctx, u, audience, mfa, ttl, sessionMark{})
+}
+
+// sign signs a token for u; a dashboard token carries its session's mark
+// and never outlives the session's absolute lifetime.
+func (s *Server) sign(ctx context.Context, u *store.User, audience string, mfa bool, ttl time.Duration, m sessionMark) (string, time.Time, error) {
 	key, err := s.keys.get(ctx)
 	if err != nil {
 		return "", time.Time{}, err
@@ -129,6 +151,16 @@ func (s *Server) issue(ctx context.Context, u *store.User, audience string, mfa 
 	}
 	now := s.d.Now()
 	exp := now.Add(ttl)
+	var authTime int64
+	if audience == audienceDashboard {
+		if m.ID == "" {
+			m = sessionMark{ID: rand.Text(), Start: now}
+		}
+		if end := m.Start.Add(s.sessionMaxAge(u)); exp.After(end) {
+			exp = end
+		}
+		authTime = m.Start.Unix()
+	}
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
@@ -139,7 +171,7 @@ func (s *Server) issue(ctx context.Context, u *store.User, audience string, mfa 
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        rand.Text(),
 		},
-		Email: u.Email, Role: string(u.Role), Gen: gen, MFA: mfa,
+		Email: u.Email, Role: string(u.Role), Gen: gen, MFA: mfa, Sid: m.ID, AuthTime: authTime,
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
 	return tok, exp, err
@@ -195,6 +227,11 @@ func (s *Server) parseToken(ctx context.Context, raw, audience string) (*identit
 	case gen != c.Gen:
 		return nil, fmt.Errorf("%w: signed out (generation %d, now %d)", errTokenRevoked, c.Gen, gen)
 	}
+	if audience == audienceDashboard {
+		if max := s.sessionMaxAge(u); s.d.Now().After(c.sessionStart().Add(max)) {
+			return nil, fmt.Errorf("%w: session older than its absolute lifetime of %v", errTokenInvalid, max)
+		}
+	}
 	ident := &identity{User: u, Claims: &c}
 	if ident.needsMFA, err = s.needsMFA(ctx, u); err != nil {
 		return nil, err
@@ -219,26 +256,43 @@ func (s *Server) needsMFA(ctx context.Context, u *store.User) (bool, error) {
 	return req == "true", err
 }
 
-// setSessionCookie starts or renews the browser session.
+// sessionMaxAge is how long a browser session may last in all, however
+// active: shorter for administrators (NCSC cloud security principle 10:
+// re-authenticate privileged users more often).
+func (s *Server) sessionMaxAge(u *store.User) time.Duration {
+	if u.IsAdmin() {
+		return s.d.AdminSessionMaxAge
+	}
+	return s.d.SessionMaxAge
+}
+
+// setSessionCookie starts a new browser session.
 func (s *Server) setSessionCookie(c echo.Context, u *store.User, mfa bool) error {
-	tok, _, err := s.issue(c.Request().Context(), u, audienceDashboard, mfa, s.d.SessionTTL)
+	return s.writeSession(c, u, mfa, sessionMark{})
+}
+
+// renewSession extends a session on activity, keeping its id and start.
+func (s *Server) renewSession(c echo.Context, id *identity) error {
+	return s.writeSession(c, id.User, id.Claims.MFA, sessionMark{ID: id.Claims.Sid, Start: id.Claims.sessionStart()})
+}
+
+func (s *Server) writeSession(c echo.Context, u *store.User, mfa bool, m sessionMark) error {
+	tok, _, err := s.sign(c.Request().Context(), u, audienceDashboard, mfa, s.d.SessionTTL, m)
 	if err != nil {
 		return err
 	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: s.d.Secure, SameSite: http.SameSiteStrictMode})
+	s.setCookie(c, sessionCookie, tok, 0)
 	return nil
 }
 
-func (s *Server) clearSessionCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.d.Secure, SameSite: http.SameSiteStrictMode})
-}
+func (s *Server) clearSessionCookie(c echo.Context) { s.setCookie(c, sessionCookie, "", -1) }
 
 // loadSession reads the session cookie. A bad or revoked token is refused
 // (audited, cookie cleared) and the request continues anonymously, so pages
 // that need a user redirect to sign-in.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ck, err := c.Cookie(sessionCookie)
+		ck, err := c.Cookie(s.cookieName(sessionCookie))
 		if err != nil || ck.Value == "" {
 			return next(c)
 		}
@@ -254,8 +308,9 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(identityKey, id)
 		// Renew on activity.
-		if exp := id.Claims.ExpiresAt; exp != nil && exp.Sub(s.d.Now()) < s.d.SessionTTL/sessionRenewFraction {
-			if err := s.setSessionCookie(c, id.User, id.Claims.MFA); err != nil {
+		if exp := id.Claims.ExpiresAt; exp != nil && exp.Sub(s.d.Now()) < s.d.SessionTTL/sessionRenewFraction &&
+			exp.Before(id.Claims.sessionStart().Add(s.sessionMaxAge(id.User))) {
+			if err := s.renewSession(c, id); err != nil {
 				s.log.Warn("renew session", "err", err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"airlock/devices"
+	"airlock/directory"
 	"airlock/store"
 )
 
@@ -273,20 +274,11 @@ func (s *Server) auditCSV(c echo.Context) error {
 	w := csv.NewWriter(c.Response())
 	w.Write([]string{"id", "at", "actor", "actor_ip", "action", "target_type", "target", "user_id", "device_pk", "outcome", "detail", "hash"})
 	for _, e := range evs {
-		w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.ActorIP, e.Action, e.TargetType, csvSafe(e.Target),
-			optInt(e.UserID), optInt(e.DevicePK), e.Outcome, csvSafe(e.Detail), e.Hash})
+		w.Write(csvSafeRow(strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.ActorIP, e.Action, e.TargetType, e.Target,
+			optInt(e.UserID), optInt(e.DevicePK), e.Outcome, e.Detail, e.Hash))
 	}
 	w.Flush()
 	return w.Error()
-}
-
-// csvSafe defuses spreadsheet formulas in device- or user-supplied text
-// (CSV injection): a leading =, +, -, @, tab or CR is prefixed with '.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func optInt(p *int64) string {
@@ -302,6 +294,8 @@ type settingsData struct {
 	MDMSecretSet bool
 	NewSecret    string
 	Errors       []string
+	// ShowMobile: colleagues' mobile numbers are in the directory.
+	ShowMobile bool
 }
 
 func (s *Server) settingsData(ctx context.Context) (*settingsData, error) {
@@ -319,6 +313,9 @@ func (s *Server) settingsData(ctx context.Context) (*settingsData, error) {
 		return nil, err
 	}
 	d.MDMSecretSet = sec != ""
+	if d.ShowMobile, err = directory.ShowMobile(ctx, s.store); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -365,6 +362,14 @@ func (s *Server) settingsSave(c echo.Context) error {
 		d.NewSecret, d.MDMSecretSet = secret, true
 		// Shown once, on this response; never stored in a cookie or URL.
 		return s.render(c, http.StatusOK, "settings.html", "Settings", d)
+	case "directory":
+		show := c.FormValue("show_mobile") == "on"
+		if err := s.store.SetSetting(ctx, directory.SettingShowMobile, strconv.FormatBool(show)); err != nil {
+			return err
+		}
+		s.audit(c, &store.AuditEvent{Action: "settings.changed", TargetType: "org", Target: "directory", Detail: fmt.Sprintf("%s=%t", directory.SettingShowMobile, show)})
+		s.flash(c, "Settings saved.")
+		return c.Redirect(http.StatusSeeOther, "/admin/settings")
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "Unknown settings section.")
 }

@@ -1,7 +1,7 @@
 // Package web serves everything people and devices reach over HTTP: the
 // ActiveSync endpoint (mounted from package activesync), autodiscover, the
 // admin dashboard, the users' device page, setup guides, the admin JSON API,
-// health checks and metrics.
+// health checks, and (on a listener of its own) metrics.
 //
 // Pages are server-rendered html/template files embedded in the binary and
 // work without JavaScript; htmx (vendored in static/) only saves a page
@@ -18,14 +18,20 @@
 // cookie, signed with a key kept in org_settings so every node accepts every
 // node's tokens. A token names the user, the role it was issued for and the
 // user's session generation; each request reloads the user, so disabling a
-// user, changing their role (anywhere: CLI, dashboard) or signing out
-// (which bumps the generation) revokes every token at once. Tokens are
-// renewed when half their lifetime has passed.
+// user, changing their role or password (anywhere: CLI, dashboard) or
+// signing out (which bump the generation) revokes every token at once.
+// Tokens are renewed when half their lifetime has passed, but never past the
+// session's absolute lifetime (auth_time + 12 h for staff, 8 h for admins).
 //
-// CSRF: echo's CSRF middleware guards every dashboard route. Browsers that
-// send Sec-Fetch-Site are judged on it (same-origin passes, cross-site is
-// refused); others must echo the _csrf cookie's token in the form. The EAS
-// endpoint, autodiscover and the bearer-token API are outside it.
+// CSRF (csrf.go): every dashboard POST must carry a token that is an HMAC
+// of the browser session's id (the sid claim, kept across renewals; before
+// sign-in a random pre-session cookie) under the server key, so a token is
+// good only in the session it was issued to. Requests a browser marks
+// cross-site are refused outright. Over HTTPS the session, CSRF and flash
+// cookies carry the __Host- prefix (Secure, Path=/, no Domain), so no other
+// host can plant them; a plain-HTTP server uses the bare names, since
+// browsers refuse the prefix without Secure. The EAS endpoint, autodiscover
+// and the bearer-token API are outside it.
 //
 // Refusals (bad tokens, CSRF failures, forbidden routes) are audited, at
 // most a few per second per client address, so a flood cannot bloat the
@@ -80,6 +86,10 @@ type Deps struct {
 	// SessionTTL is a session token's lifetime (default 20 minutes); it is
 	// renewed on activity.
 	SessionTTL time.Duration
+	// SessionMaxAge and AdminSessionMaxAge bound a browser session however
+	// active it is: after that the user signs in again (defaults 12 and 8
+	// hours, a clinical shift and an office day).
+	SessionMaxAge, AdminSessionMaxAge time.Duration
 	// APITokenTTL is an API bearer token's lifetime (default 30 minutes).
 	APITokenTTL time.Duration
 	// Now is the clock (tests); default time.Now.
@@ -119,6 +129,12 @@ func NewServer(d Deps) *Server {
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 20 * time.Minute
+	}
+	if d.SessionMaxAge <= 0 {
+		d.SessionMaxAge = 12 * time.Hour
+	}
+	if d.AdminSessionMaxAge <= 0 {
+		d.AdminSessionMaxAge = 8 * time.Hour
 	}
 	if d.APITokenTTL <= 0 {
 		d.APITokenTTL = 30 * time.Minute
@@ -161,7 +177,6 @@ func (s *Server) routes() *echo.Echo {
 		}
 		return c.String(http.StatusOK, "ready\n")
 	})
-	e.GET("/metrics", s.metricsHandler())
 
 	if s.d.EAS != nil {
 		h := echo.WrapHandler(s.d.EAS)
@@ -329,7 +344,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	switch {
 	case strings.HasPrefix(path, "/api/"):
 		_ = c.JSON(code, apiError{Error: msg})
-	case strings.HasPrefix(path, "/autodiscover"), strings.HasPrefix(path, "/Microsoft-Server-ActiveSync"), path == "/metrics":
+	case strings.HasPrefix(path, "/autodiscover"), strings.HasPrefix(path, "/Microsoft-Server-ActiveSync"):
 		_ = c.String(code, msg+"\n")
 	default:
 		_ = s.render(c, code, "error.html", "Error", map[string]any{"Code": code, "Message": msg})

@@ -48,6 +48,7 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = t.TempDir()
+	cmd.Env = dataDirEnv(t)
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -58,6 +59,20 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), code
+}
+
+// dataDirs holds one data directory per test: the server and the
+// commands of a test share it, as they share /var/lib/airlock in
+// production (it holds the audit key).
+var dataDirs sync.Map
+
+func dataDirEnv(t *testing.T) []string {
+	t.Helper()
+	dir, ok := dataDirs.Load(t.Name())
+	if !ok {
+		dir, _ = dataDirs.LoadOrStore(t.Name(), t.TempDir())
+	}
+	return append(os.Environ(), "AIRLOCK_DATA_DIR="+dir.(string))
 }
 
 func TestUserCommandsOnBothDatabases(t *testing.T) {
@@ -145,6 +160,7 @@ func startServerBanner(t *testing.T, args ...string) (string, []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = t.TempDir()
+	cmd.Env = dataDirEnv(t)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	stdout, _ := cmd.StdoutPipe()

@@ -63,6 +63,9 @@ type Config struct {
 	GovernanceConfig
 	// TransportConfig: connection and request body limits (transport.go).
 	TransportConfig
+	// WebSecurityConfig: session lifetimes, the metrics listener
+	// (websec.go).
+	WebSecurityConfig
 }
 
 // Defaults fills unset fields with their documented defaults.
@@ -125,5 +128,5 @@ func (c *Config) Validate() error {
 	if err := c.transportValidate(); err != nil {
 		return err
 	}
-	return nil
+	return c.webSecurityValidate()
 }

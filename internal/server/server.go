@@ -25,7 +25,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log})
+	auditKey, err := AuditKey(cfg.DataDir, true) // auditkey.go
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, AuditKey: auditKey})
 	if err != nil {
 		return err
 	}
@@ -39,6 +43,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 	defer backfillSearchText(ctx, st, log)() // mailsearch.go
+
+	// The audit chain's head, kept outside the database (auditkey.go).
+	defer startAuditAnchor(ctx, st, cfg.DataDir, log)()
 	// The certificate serves HTTPS and SMTP's STARTTLS.
 	var tc *tls.Config
 	var fingerprint string
@@ -79,11 +86,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		SMSDomain:     smsDomain(cfg), // issue 9: SMS items (governance.go)
 		Limits:        easLimits(cfg),
 	})
-	handler := web.New(web.Deps{
+	handler := web.NewServer(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
 		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
 		Delegations: gov.svc, // issue 9: delegated calendars
+
+		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
 	})
+	defer startMetrics(cfg, handler.MetricsHandler(), log, out)() // websec.go
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -25,6 +25,13 @@ import (
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// The command being run, for its audit record (audit.go).
+	name string
+	args []string
+	// dataDir holds the audit key and anchor (--data-dir).
+	dataDir string
+	// dsn is the database the command opened, if any.
+	dsn string
 }
 
 type command struct {
@@ -46,6 +53,7 @@ func init() {
 		"user enable":   {"enable a disabled user", runUserEnable},
 		"user delete":   {"delete a user and all their data", runUserDelete},
 		"user set-role": {"make a user an admin or a plain user", runUserSetRole},
+		"audit verify":  {"check the audit log's keyed hash chain and its anchored head", runAuditVerify},
 	}
 }
 
@@ -76,7 +84,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	e.name, e.args = name, rest
+	ctx = context.WithValue(ctx, envKey{}, e)
 	err := cmd.run(ctx, e, rest)
+	finishAudit(ctx, e, err) // audit.go
 	switch {
 	case err == nil:
 		return 0
@@ -104,7 +115,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nEvery command takes --db (default $AIRLOCK_DB or data/airlock.db).")
+	fmt.Fprintln(w, "\nEvery command takes --db (default $AIRLOCK_DB or data/airlock.db) and --data-dir (default\n$AIRLOCK_DATA_DIR or data: where serve keeps the audit key). Every command that opens the\ndatabase is audited with the operating-system user running it.")
 }
 
 func groupUsage(group string) string {
@@ -130,6 +141,9 @@ func groupUsage(group string) string {
 func flags(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	if name != "serve" { // serve declares its own
+		fs.StringVar(&e.dataDir, "data-dir", envOr("AIRLOCK_DATA_DIR", "data"), "directory holding the audit key and anchor, as given to serve ($AIRLOCK_DATA_DIR)")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: airlock %s\n", synopsis)
 		fs.PrintDefaults()
@@ -159,8 +173,26 @@ func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", envOr("AIRLOCK_DB", "data/airlock.db"), "database: a SQLite file path or a postgres:// URL ($AIRLOCK_DB)")
 }
 
+// openStore opens the database with the audit key, and records the
+// command in the audit log before it does anything (audit.go).
 func openStore(ctx context.Context, dsn string) (*store.Store, error) {
-	return store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	e, _ := ctx.Value(envKey{}).(*env)
+	if e == nil {
+		return nil, errors.New("openStore outside Main")
+	}
+	key, err := auditKeyOf(e)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler), AuditKey: key})
+	if err != nil {
+		return nil, err
+	}
+	if err := startAudit(ctx, e, st, dsn); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

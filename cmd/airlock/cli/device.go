@@ -51,11 +51,7 @@ func adminSession(ctx context.Context, db string) (*store.Store, *devices.Servic
 		st.Close()
 		return nil, nil, devices.Actor{}, err
 	}
-	who := os.Getenv("USER")
-	if who == "" {
-		who = "unknown"
-	}
-	return st, svc, devices.Actor{Email: "cli:" + who, Admin: true, IP: "local"}, nil
+	return st, svc, devices.Actor{Email: cliActor(), Admin: true, IP: "local"}, nil
 }
 
 func runDeviceList(ctx context.Context, e *env, args []string) error {

@@ -64,11 +64,7 @@ func govSession(ctx context.Context, db string) (*store.Store, *governance.Servi
 	if host == "" {
 		host, _ = os.Hostname()
 	}
-	who := os.Getenv("USER")
-	if who == "" {
-		who = "unknown"
-	}
-	return st, &governance.Service{Store: st, Hostname: host}, governance.Actor{Name: "cli:" + who, IP: "local"}, nil
+	return st, &governance.Service{Store: st, Hostname: host}, governance.Actor{Name: cliActor(), IP: "local"}, nil
 }
 
 // govCommand parses flags, opens the session and runs fn.

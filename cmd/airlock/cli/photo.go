@@ -81,18 +81,6 @@ func readPhotoFile(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, directory.MaxPhotoUpload+1))
 }
 
-// cliActor names who runs a command, for the audit log.
-func cliActor() string {
-	who := os.Getenv("SUDO_USER")
-	if who == "" {
-		who = os.Getenv("USER")
-	}
-	if who == "" {
-		who = "unknown"
-	}
-	return "cli:" + who
-}
-
 // parseInterleaved parses flags that may come before, between or after
 // the positional arguments, and returns the positional ones.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

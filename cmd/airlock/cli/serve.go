@@ -28,6 +28,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	finishMail := mailFlags(fs, &c.MailConfig)
 	finishGov := governanceFlags(fs, &c.GovernanceConfig) // issue 9: serve_governance.go
 	finishTransport := transportFlags(fs, &c.TransportConfig)
+	webSecurityFlags(fs, &c.WebSecurityConfig) // serve_websec.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -53,8 +53,17 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
+	if err := auditUser(ctx, st, &u, "user.created", "role "+string(u.Role)); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "added %s (%s, %s)\n", u.Email, u.DisplayName, u.Role)
 	return nil
+}
+
+// auditUser records a change the command made to u.
+func auditUser(ctx context.Context, st *store.Store, u *store.User, action, detail string) error {
+	return st.Audit(ctx, &store.AuditEvent{Actor: cliActor(), ActorIP: "local", Action: action, TargetType: "user",
+		Target: u.Email, UserID: &u.ID, Outcome: "success", Detail: detail})
 }
 
 // readPassword takes the first line of standard input, so that both
@@ -144,11 +153,12 @@ func runUserPasswd(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		// SetPasswordHash also revokes the user's sessions and API tokens.
 		if err := st.SetPasswordHash(ctx, u.ID, h); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "password changed for %s\n", u.Email)
-		return nil
+		fmt.Fprintf(e.stdout, "password changed for %s; their web sessions and API tokens are revoked\n", u.Email)
+		return auditUser(ctx, st, u, "user.password_changed", "password set at the command line; sessions and API tokens revoked")
 	})
 }
 
@@ -158,7 +168,7 @@ func runUserDisable(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "disabled %s\n", u.Email)
-		return nil
+		return auditUser(ctx, st, u, "user.disable", "disabled")
 	})
 }
 
@@ -168,7 +178,7 @@ func runUserEnable(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "enabled %s\n", u.Email)
-		return nil
+		return auditUser(ctx, st, u, "user.enable", "enabled")
 	})
 }
 
@@ -178,7 +188,7 @@ func runUserDelete(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "deleted %s and all their data\n", u.Email)
-		return nil
+		return auditUser(ctx, st, u, "user.deleted", "user and all their data deleted")
 	})
 }
 
@@ -206,5 +216,7 @@ func runUserSetRole(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s is now %s\n", u.Email, *role)
-	return nil
+	// The same action names as the dashboard's.
+	action := map[string]string{string(store.RoleAdmin): "user.make-admin", string(store.RoleUser): "user.make-user"}[*role]
+	return auditUser(ctx, st, u, action, fmt.Sprintf("role %s → %s", u.Role, *role))
 }
