@@ -98,6 +98,8 @@ type Server struct {
 	limits  *loginLimits
 	auditRL *limiterSet
 	metrics *deviceCollector
+	// subjects caches the subject order of large folders (mail.go).
+	subjects subjectCache
 }
 
 // New returns the HTTP handler of the whole server.
@@ -202,6 +204,8 @@ func (s *Server) routes() *echo.Echo {
 	my.POST("/delegations/:owner/requests/:id/respond", s.delegateRespond)
 	// Session or Basic credentials, so calendar apps can subscribe.
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
+
+	s.mailRoutes(h) // the staff web's mail (mail.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
