@@ -89,7 +89,10 @@ func (s *Store) MailList(ctx context.Context, userID int64, q MailListQuery) (*M
 		if desc {
 			op = "<"
 		}
-		db = db.Where(fmt.Sprintf("(%s, id) %s ((?), ?)", key, op), sub, cursor)
+		// (key, id) after the cursor's, written so that both databases
+		// read it as one range on the index's key column: key >= k
+		// bounds the range, the rest only sorts out the ties.
+		db = db.Where(fmt.Sprintf("%[1]s %[2]s= (?) AND (%[1]s %[2]s (?) OR id %[2]s ?)", key, op), sub, sub, cursor)
 	}
 	dir := " ASC"
 	if desc {
@@ -122,7 +125,7 @@ func mailFilter(db *gorm.DB, unread, flagged bool) *gorm.DB {
 
 // SubjectOrder returns the ids of a folder's live messages (unread or
 // flagged ones only, if asked) ordered by subject, case-insensitively,
-// newest first among equal subjects. It is the one place subjects are
+// the latest stored first among equal subjects. It is the one place subjects are
 // compared, and it compares them in Go: subjects may be stored encrypted,
 // so the database cannot order them. Callers page through the ids and
 // cache the order against the folder's change counter.
@@ -130,30 +133,36 @@ func (s *Store) SubjectOrder(ctx context.Context, userID, folderID int64, unread
 	if _, err := s.FolderByID(ctx, userID, folderID); err != nil {
 		return nil, err
 	}
-	var rows []Item
-	db := s.db.WithContext(ctx).Model(&Item{}).Select("id", "subject", "date_received").
+	// Two columns, scanned without gorm's reflection: this reads every
+	// message of the folder. Where subjects are stored encrypted, this is
+	// where they are opened.
+	db := s.db.WithContext(ctx).Model(&Item{}).Select("id", "subject").
 		Where("folder_id = ? AND deleted = ?", folderID, false)
-	if err := mailFilter(db, unread, flagged).Find(&rows).Error; err != nil {
+	rows, err := mailFilter(db, unread, flagged).Rows()
+	if err != nil {
 		return nil, wrap(err, "subject order")
 	}
+	defer rows.Close()
 	type keyed struct {
-		id   int64
-		key  string
-		unix int64
+		id  int64
+		key string
 	}
-	ks := make([]keyed, len(rows))
-	for i, r := range rows {
-		ks[i] = keyed{id: r.ID, key: strings.ToLower(strings.TrimSpace(r.Subject))}
-		if r.DateReceived != nil {
-			ks[i].unix = r.DateReceived.UnixNano()
+	var ks []keyed
+	for rows.Next() {
+		var k keyed
+		if err := rows.Scan(&k.id, &k.key); err != nil {
+			return nil, wrap(err, "subject order")
 		}
+		k.key = strings.ToLower(strings.TrimSpace(k.key))
+		ks = append(ks, k)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err, "subject order")
+	}
+	// Equal subjects: the newest message first (ids grow with arrival).
 	slices.SortFunc(ks, func(a, b keyed) int {
 		if c := strings.Compare(a.key, b.key); c != 0 {
 			return c
-		}
-		if a.unix != b.unix {
-			return compareDesc(a.unix, b.unix)
 		}
 		return compareDesc(a.id, b.id)
 	})
@@ -180,11 +189,20 @@ func (s *Store) MailListItems(ctx context.Context, userID int64, ids []int64) ([
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var items []Item
-	err := s.db.WithContext(ctx).Model(&Item{}).Select(listColumns).
-		Where("id IN ? AND user_id = ? AND deleted = ?", ids, userID, false).Find(&items).Error
+	// By primary key alone: with user_id in the WHERE clause SQLite's
+	// planner walks an index on user_id instead. Ownership and liveness
+	// are checked on the rows.
+	var rows []Item
+	err := s.db.WithContext(ctx).Model(&Item{}).Select(append([]string{"user_id", "deleted"}, listColumns...)).
+		Where("id IN ?", ids).Find(&rows).Error
 	if err != nil {
 		return nil, wrap(err, "mail list items")
+	}
+	items := rows[:0]
+	for _, it := range rows {
+		if it.UserID == userID && !it.Deleted {
+			items = append(items, it)
+		}
 	}
 	pos := make(map[int64]int, len(ids))
 	for i, id := range ids {
@@ -194,57 +212,38 @@ func (s *Store) MailListItems(ctx context.Context, userID int64, ids []int64) ([
 	return items, nil
 }
 
-// FolderCounts are a folder's message totals for the folder tree.
-type FolderCounts struct {
-	Total, Unread, Flagged int64
-}
-
-// MailCounts returns, for each of the given folders of the user, its live,
-// unread and flagged message counts. Each count reads one index range.
-func (s *Store) MailCounts(ctx context.Context, userID int64, folderIDs []int64) (map[int64]FolderCounts, error) {
-	out := map[int64]FolderCounts{}
+// UnreadCounts returns the number of unread live messages in each of the
+// given folders of the user (folders without any are left out). Each count
+// reads one range of items_list_unread without touching the rows; callers
+// that show them often should keep them against the folders' change
+// counters (Folder.Modseq moves with every change to an item, read state
+// included).
+func (s *Store) UnreadCounts(ctx context.Context, userID int64, folderIDs []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
 	if len(folderIDs) == 0 {
 		return out, nil
 	}
-	// Only the user's folders: the counts below need not check user_id
-	// per row, which the indexes do not hold.
+	// Only the user's folders: the count below need not check user_id
+	// per row, which the index does not hold.
 	var own []int64
 	if err := s.db.WithContext(ctx).Model(&Folder{}).Where("id IN ? AND user_id = ? AND deleted = ?", folderIDs, userID, false).
 		Pluck("id", &own).Error; err != nil {
-		return nil, wrap(err, "mail counts")
+		return nil, wrap(err, "unread counts")
 	}
 	if len(own) == 0 {
 		return out, nil
 	}
-	type row struct {
+	var rows []struct {
 		FolderID int64
 		N        int64
 	}
-	count := func(extra string, args []any, set func(*FolderCounts, int64)) error {
-		var rows []row
-		db := s.db.WithContext(ctx).Model(&Item{}).Select("folder_id, COUNT(*) AS n").
-			Where("folder_id IN ? AND deleted = ?", own, false)
-		if extra != "" {
-			db = db.Where(extra, args...)
-		}
-		if err := db.Group("folder_id").Scan(&rows).Error; err != nil {
-			return wrap(err, "mail counts")
-		}
-		for _, r := range rows {
-			c := out[r.FolderID]
-			set(&c, r.N)
-			out[r.FolderID] = c
-		}
-		return nil
+	err := s.db.WithContext(ctx).Model(&Item{}).Select("folder_id, COUNT(*) AS n").
+		Where("folder_id IN ? AND deleted = ? AND read = ?", own, false, false).Group("folder_id").Scan(&rows).Error
+	if err != nil {
+		return nil, wrap(err, "unread counts")
 	}
-	if err := count("", nil, func(c *FolderCounts, n int64) { c.Total = n }); err != nil {
-		return nil, err
-	}
-	if err := count("read = ?", []any{false}, func(c *FolderCounts, n int64) { c.Unread = n }); err != nil {
-		return nil, err
-	}
-	if err := count("flag_status = ?", []any{2}, func(c *FolderCounts, n int64) { c.Flagged = n }); err != nil {
-		return nil, err
+	for _, r := range rows {
+		out[r.FolderID] = r.N
 	}
 	return out, nil
 }

@@ -146,13 +146,12 @@ func TestMailListKeysetPages(t *testing.T) {
 		}
 
 		// Counts for the folder tree.
-		counts, err := s.MailCounts(ctx, u.ID, []int64{f.ID})
+		counts, err := s.UnreadCounts(ctx, u.ID, []int64{f.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := counts[f.ID]
-		if c.Total != n || c.Unread != n-8 || c.Flagged != 5 {
-			t.Fatalf("counts %+v, want total %d unread %d flagged 5", c, n, n-8)
+		if c := counts[f.ID]; c != n-8 {
+			t.Fatalf("%d unread, want %d", c, n-8)
 		}
 
 		// Another user sees nothing of it.
@@ -163,7 +162,7 @@ func TestMailListKeysetPages(t *testing.T) {
 		if _, err := s.SubjectOrder(ctx, other.ID, f.ID, false, false); err == nil {
 			t.Fatal("another user ordered the folder")
 		}
-		if got, _ := s.MailCounts(ctx, other.ID, []int64{f.ID}); len(got) != 0 {
+		if got, _ := s.UnreadCounts(ctx, other.ID, []int64{f.ID}); len(got) != 0 {
 			t.Fatalf("another user counted the folder: %v", got)
 		}
 		if got, _ := s.MailListItems(ctx, other.ID, ids); len(got) != 0 {

@@ -53,11 +53,12 @@ func (s *Server) mailRoutes(h *echo.Group) {
 
 // folderNode is one line of the folder tree.
 type folderNode struct {
-	ID      int64
-	Name    string
-	Depth   int
-	Type    store.FolderType
-	Unread  int64
+	ID     int64
+	Name   string
+	Depth  int
+	Type   store.FolderType
+	Unread int64
+	// Total is filled only where it is shown (the folders page).
 	Total   int64
 	Current bool
 	// UserMade: created by the user (on a phone or here): may be renamed,
@@ -106,14 +107,12 @@ func (s *Server) mailTree(ctx context.Context, userID, current int64) ([]folderN
 		return nil, err
 	}
 	var mail []store.Folder
-	ids := []int64{}
 	for i := range all {
 		if isMailFolder(&all[i]) {
 			mail = append(mail, all[i])
-			ids = append(ids, all[i].ID)
 		}
 	}
-	counts, err := s.store.MailCounts(ctx, userID, ids)
+	counts, err := s.counts.get(ctx, s.store, userID, mail)
 	if err != nil {
 		return nil, err
 	}
@@ -148,9 +147,8 @@ func (s *Server) mailTree(ctx context.Context, userID, current int64) ([]folderN
 	var walk func(parent int64, depth int)
 	walk = func(parent int64, depth int) {
 		for _, f := range children[parent] {
-			c := counts[f.ID]
 			_, userMade := userFolderType(f.Type)
-			out = append(out, folderNode{ID: f.ID, Name: f.Name, Depth: depth, Type: f.Type, Unread: c.Unread, Total: c.Total,
+			out = append(out, folderNode{ID: f.ID, Name: f.Name, Depth: depth, Type: f.Type, Unread: counts[f.ID],
 				Current: f.ID == current, UserMade: userMade, Parent: f.ParentID})
 			if depth < 32 {
 				walk(f.ID, depth+1)
@@ -339,10 +337,9 @@ func (s *Server) mailList(c echo.Context) error {
 }
 
 func describeList(d *mailListData) string {
-	n := d.Counts.Total
-	msg := plural(int(n), "message")
+	msg := "No unread messages"
 	if d.Counts.Unread > 0 {
-		msg += ", " + strconv.FormatInt(d.Counts.Unread, 10) + " unread"
+		msg = strconv.FormatInt(d.Counts.Unread, 10) + " unread"
 	}
 	switch {
 	case d.Unread && d.Flagged:
@@ -393,6 +390,57 @@ func (s *Server) mailPage(ctx context.Context, userID int64, f *store.Folder, q 
 	}
 	items, err := s.store.MailListItems(ctx, userID, page)
 	return items, more, err
+}
+
+// countCache keeps each folder's unread count against its change counter, which
+// the folder list carries anyway: a tree whose folders did not change
+// costs no count at all, and one that did recounts only those folders.
+type countCache struct {
+	mu      sync.Mutex
+	entries map[int64]countEntry // by folder id
+}
+
+type countEntry struct {
+	modseq int64
+	unread int64
+}
+
+// countCacheSize bounds the cache; past it, it starts again.
+const countCacheSize = 50000
+
+func (cc *countCache) get(ctx context.Context, st *store.Store, userID int64, folders []store.Folder) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(folders))
+	var stale []int64
+	cc.mu.Lock()
+	for _, f := range folders {
+		if e, ok := cc.entries[f.ID]; ok && e.modseq == f.Modseq {
+			out[f.ID] = e.unread
+		} else {
+			stale = append(stale, f.ID)
+		}
+	}
+	cc.mu.Unlock()
+	if len(stale) == 0 {
+		return out, nil
+	}
+	fresh, err := st.UnreadCounts(ctx, userID, stale)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.entries == nil || len(cc.entries) > countCacheSize {
+		cc.entries = map[int64]countEntry{}
+	}
+	for _, f := range folders {
+		if slices.Contains(stale, f.ID) {
+			// Counted after the folder list was read: a change in between
+			// leaves the entry under the older counter, so it is redone.
+			cc.entries[f.ID] = countEntry{modseq: f.Modseq, unread: fresh[f.ID]}
+			out[f.ID] = fresh[f.ID]
+		}
+	}
+	return out, nil
 }
 
 // subjectCache keeps the subject order of recently listed folders, keyed

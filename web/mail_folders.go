@@ -44,6 +44,14 @@ func (s *Server) renderFolders(c echo.Context, code int, create folderForm, edit
 	if edit == nil {
 		edit = map[int64]folderForm{}
 	}
+	// How much a delete would take, on this rarely used page only.
+	for i := range tree {
+		if tree[i].UserMade {
+			if tree[i].Total, err = s.store.CountItems(c.Request().Context(), ident(c).User.ID, tree[i].ID); err != nil {
+				return err
+			}
+		}
+	}
 	return s.render(c, code, "mail_folders.html", "Mail folders", &mailFoldersData{mailShell: mailShell{Tree: tree}, Create: create, Edit: edit})
 }
 

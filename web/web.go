@@ -100,6 +100,8 @@ type Server struct {
 	metrics *deviceCollector
 	// subjects caches the subject order of large folders (mail.go).
 	subjects subjectCache
+	// counts caches folder counts by change counter (mail.go).
+	counts countCache
 }
 
 // New returns the HTTP handler of the whole server.
