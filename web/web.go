@@ -1,7 +1,7 @@
 // Package web serves everything people and devices reach over HTTP: the
 // ActiveSync endpoint (mounted from package activesync), autodiscover, the
-// admin dashboard, the users' device page, setup guides, the admin JSON API,
-// health checks and metrics.
+// admin dashboard, the staff web's mail, the users' device page, setup
+// guides, the admin JSON API, health checks and metrics.
 //
 // Pages are server-rendered html/template files embedded in the binary and
 // work without JavaScript; htmx (vendored in static/) only saves a page
@@ -26,6 +26,15 @@
 // send Sec-Fetch-Site are judged on it (same-origin passes, cross-site is
 // refused); others must echo the _csrf cookie's token in the form. The EAS
 // endpoint, autodiscover and the bearer-token API are outside it.
+//
+// Staff mail (/mail, mail*.go): message HTML is sanitised on the server
+// (bluemonday's UGC policy, tightened) and shown in a sandboxed iframe
+// whose document has its own CSP (default-src 'none', no scripts, images
+// only from the message until the reader asks); attachments are served as
+// downloads with nosniff and a sandboxing CSP. Every change goes through
+// the store calls ActiveSync uses, so phones see it at their next Sync.
+// Unread counts are cached against each folder's change counter; subjects
+// are sorted in Go (store.SubjectOrder), never by the database.
 //
 // Refusals (bad tokens, CSRF failures, forbidden routes) are audited, at
 // most a few per second per client address, so a flood cannot bloat the
