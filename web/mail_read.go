@@ -120,7 +120,7 @@ func (s *Server) mailRead(c echo.Context) error {
 		}
 		it.Read = true
 	}
-	raw, text, html, err := s.mailBodies(ctx, me.ID, it)
+	_, text, html, err := s.mailBodies(ctx, me.ID, it)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,6 @@ func (s *Server) mailRead(c echo.Context) error {
 		d.Text = linkify(text)
 	}
 	d.Attachments = attachmentRows(u, it.Attachments, html)
-	_ = raw
 	for _, n := range tree {
 		if n.ID != f.ID {
 			d.MoveTo = append(d.MoveTo, n)
@@ -180,7 +179,7 @@ func attachmentRows(itemURL string, atts []store.Attachment, html string) []attR
 
 // mailFrame serves the sanitised HTML body as the iframe's own document.
 func (s *Server) mailFrame(c echo.Context) error {
-	f, it, err := s.mailItem(c)
+	_, it, err := s.mailItem(c)
 	if err != nil {
 		return err
 	}
@@ -192,7 +191,6 @@ func (s *Server) mailFrame(c echo.Context) error {
 	}
 	show := c.QueryParam("images") == "1" || s.imagesAlways(ctx, me.ID, senderAddress(it.FromAddr))
 	out := sanitizeMail(html, show, inlineImages(raw, it.Attachments))
-	_ = f
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", frameCSP(show))
 	// The pane is framed by the reading page only.
