@@ -73,7 +73,7 @@ func (s *Server) home(c echo.Context) error {
 	case id.User.IsAdmin():
 		return c.Redirect(http.StatusSeeOther, "/admin")
 	}
-	return c.Redirect(http.StatusSeeOther, "/my")
+	return c.Redirect(http.StatusSeeOther, "/mail")
 }
 
 func (s *Server) loginForm(c echo.Context) error {
@@ -117,7 +117,7 @@ func landing(u *store.User, next string) string {
 	if u.IsAdmin() {
 		return "/admin"
 	}
-	return "/my"
+	return "/mail" // staff land on their mail
 }
 
 // safeNext accepts only a local path, so sign-in cannot redirect elsewhere.

@@ -42,6 +42,7 @@ var funcs = template.FuncMap{
 	"join":      strings.Join,
 	"query":     urlQuery,
 	"add":       func(a, b int) int { return a + b },
+	"plural64":  func(n int64, unit string) string { return plural(int(n), unit) },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -119,7 +120,7 @@ func (s *Server) renderTemplate(c echo.Context, code int, name, block, title str
 }
 
 func navOf(path string) string {
-	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/my", "/setup"} {
+	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/my", "/setup", "/mail"} {
 		if strings.HasPrefix(path, p) {
 			return p
 		}

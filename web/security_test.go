@@ -150,8 +150,8 @@ func TestUserTokenOnAdminRoutes(t *testing.T) {
 	}
 	// The dashboard refuses a user session the same way.
 	b := e.browser()
-	if p := b.login("user@example.nhs.uk", "user-pass-1"); p.Location != "/my" {
-		t.Fatalf("user login lands on %q", p.Location)
+	if p := b.login("user@example.nhs.uk", "user-pass-1"); p.Location != "/mail" {
+		t.Fatalf("user login lands on %q, want /mail", p.Location)
 	}
 	before := e.countAudit("auth.forbidden")
 	if p := b.get("/admin/devices"); p.Code != http.StatusForbidden {

@@ -1,7 +1,8 @@
 // Package web serves everything people and devices reach over HTTP: the
 // ActiveSync endpoint (mounted from package activesync), autodiscover, the
-// admin dashboard, the users' device page, setup guides, the admin JSON API,
-// health checks, and (on a listener of its own) metrics.
+// admin dashboard, the staff web's mail, the users' device page, setup
+// guides, the admin JSON API, health checks, and (on a listener of its own)
+// metrics.
 //
 // Pages are server-rendered html/template files embedded in the binary and
 // work without JavaScript; htmx (vendored in static/) only saves a page
@@ -32,6 +33,15 @@
 // host can plant them; a plain-HTTP server uses the bare names, since
 // browsers refuse the prefix without Secure. The EAS endpoint, autodiscover
 // and the bearer-token API are outside it.
+//
+// Staff mail (/mail, mail*.go): message HTML is sanitised on the server
+// (bluemonday's UGC policy, tightened) and shown in a sandboxed iframe
+// whose document has its own CSP (default-src 'none', no scripts, images
+// only from the message until the reader asks); attachments are served as
+// downloads with nosniff and a sandboxing CSP. Every change goes through
+// the store calls ActiveSync uses, so phones see it at their next Sync.
+// Unread counts are cached against each folder's change counter; subjects
+// are sorted in Go (store.SubjectOrder), never by the database.
 //
 // Refusals (bad tokens, CSRF failures, forbidden routes) are audited, at
 // most a few per second per client address, so a flood cannot bloat the
@@ -108,6 +118,10 @@ type Server struct {
 	limits  *loginLimits
 	auditRL *limiterSet
 	metrics *deviceCollector
+	// subjects caches the subject order of large folders (mail.go).
+	subjects subjectCache
+	// counts caches folder counts by change counter (mail.go).
+	counts countCache
 }
 
 // New returns the HTTP handler of the whole server.
@@ -217,6 +231,8 @@ func (s *Server) routes() *echo.Echo {
 	my.POST("/delegations/:owner/requests/:id/respond", s.delegateRespond)
 	// Session or Basic credentials, so calendar apps can subscribe.
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
+
+	s.mailRoutes(h) // the staff web's mail (mail.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
