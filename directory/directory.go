@@ -18,7 +18,7 @@
 // are expanded in their own zone (pim.Event.Occurrences), and each 30-minute
 // slot takes the strongest status of the occurrences that overlap it. An
 // all-day event blocks its days from local midnight to local midnight in
-// the event's zone (allDayZone), not in UTC.
+// the event's zone, or the owner's (allDayZone), not in UTC.
 package directory
 
 import (
@@ -114,6 +114,7 @@ func FreeBusy(ctx context.Context, st Store, userID int64, from, to time.Time) (
 	if err != nil {
 		return "", err
 	}
+	own := userZone(ctx, st, userID)
 	for i := range items {
 		var e pim.Event
 		if err := e.FromItem(&items[i]); err != nil {
@@ -133,7 +134,7 @@ func FreeBusy(ctx context.Context, st Store, userID int64, from, to time.Time) (
 				allDay = *o.Exception.AllDay
 			}
 			if allDay {
-				loc := allDayZone(&e)
+				loc := allDayZone(&e, own)
 				o.Start, o.End = localDay(o.Start, loc), localDay(o.End, loc)
 			}
 			busy := e.BusyStatus
@@ -165,17 +166,37 @@ func FreeBusy(ctx context.Context, st Store, userID int64, from, to time.Time) (
 // allDayMargin is the furthest a zone is from UTC (UTC+14, UTC-12).
 const allDayMargin = 14 * time.Hour
 
-// allDayZone is the zone whose days an all-day event of the owner blocks.
-// Users have no time-zone setting of their own, so it is the zone the
-// event was written in (its TimeZone, which EAS devices always send), and
-// UTC for one that has none (an imported floating date).
-func allDayZone(e *pim.Event) *time.Location {
+// allDayZone is the zone whose days an all-day event of the owner blocks:
+// the zone the event was written in (its TimeZone, which EAS devices
+// always send), else the owner's own zone (an imported floating date, or
+// one written where no zone was given).
+func allDayZone(e *pim.Event, own *time.Location) *time.Location {
 	if e.TimeZone != "" {
 		if loc, err := pim.ResolveTimeZone(e.TimeZone); err == nil {
 			return loc
 		}
 	}
-	return time.UTC
+	return own
+}
+
+// userZone is the user's time-zone setting (store.UserTimeZone), UTC when
+// the store keeps none or it does not resolve.
+func userZone(ctx context.Context, st Store, userID int64) *time.Location {
+	z, ok := st.(interface {
+		UserTimeZone(ctx context.Context, userID int64) (string, error)
+	})
+	if !ok {
+		return time.UTC
+	}
+	name, err := z.UserTimeZone(ctx, userID)
+	if err != nil {
+		return time.UTC
+	}
+	loc, err := pim.ResolveTimeZone(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // localDay is the start of the date t (a stored all-day date, midnight

@@ -37,10 +37,6 @@ type DelegatedDiaries interface {
 	DelegateRespond(ctx context.Context, actor, owner *store.User, ip string, itemID int64, response int) error
 }
 
-// defaultZone is the zone of the times typed in the forms when none is
-// chosen: the health service's.
-const defaultZone = "Europe/London"
-
 func (s *Server) diaries() DelegatedDiaries {
 	d, _ := s.d.Delegations.(DelegatedDiaries)
 	return d
@@ -115,8 +111,8 @@ func (s *Server) delegateDiary(c echo.Context) error {
 	if err != nil {
 		return diaryError(err)
 	}
-	data := &diaryData{Diary: diary, Path: diaryPath(owner.Email), Base: "/my/delegations/" + url.PathEscape(owner.Email), Zone: defaultZone}
-	loc, _ := pim.ResolveTimeZone(defaultZone)
+	zone, loc := s.userZone(c.Request().Context(), ident(c).User.ID)
+	data := &diaryData{Diary: diary, Path: diaryPath(owner.Email), Base: "/my/delegations/" + url.PathEscape(owner.Email), Zone: zone}
 	if uid := c.QueryParam("edit"); uid != "" {
 		for i := range diary.Events {
 			if e := &diary.Events[i]; e.UID == uid && e.Editable {
@@ -150,7 +146,8 @@ func (s *Server) delegateSaveEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	zone := nonEmpty(strings.TrimSpace(c.FormValue("tz")), defaultZone)
+	own, _ := s.userZone(c.Request().Context(), ident(c).User.ID)
+	zone := nonEmpty(strings.TrimSpace(c.FormValue("tz")), own)
 	loc, err := pim.ResolveTimeZone(zone)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "Not saved: unknown time zone.")

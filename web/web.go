@@ -64,6 +64,7 @@ import (
 	"airlock/activesync"
 	"airlock/devices"
 	"airlock/internal/metrics"
+	"airlock/scheduling"
 	"airlock/store"
 )
 
@@ -90,6 +91,9 @@ type Deps struct {
 	// Delegations serves the calendars delegated to a user (issue 9,
 	// delegations.go); nil: none are served.
 	Delegations DelegatedCalendars
+	// Meetings sends the meeting mail of the staff web's diary and records
+	// answers (diary*.go); nil: meetings can be saved but not sent.
+	Meetings *scheduling.Service
 	// Secure says clients reach the server over HTTPS (directly or through
 	// a TLS proxy): cookies get the Secure flag and pages send HSTS.
 	Secure bool
@@ -233,6 +237,10 @@ func (s *Server) routes() *echo.Echo {
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
 
 	s.mailRoutes(h) // the staff web's mail (mail.go)
+
+	// The diary, directory, contacts and tasks (diary.go, directory.go,
+	// contacts.go, tasks.go).
+	s.diaryRoutes(h)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
