@@ -19,9 +19,9 @@ import (
 type DirectoryQuery struct {
 	// Text is matched, case-insensitively, as a prefix of the display name,
 	// first name, last name, the local part of the e-mail address, the
-	// department and the job title, and as a prefix of any word of the
-	// display name, department and job title ("bab" finds "Charles
-	// Babbage", "cardio" finds "Cardiology"; MS-ASCMD 2.2.3.142.2 Query:
+	// department, the job title and the office (the site), and as a prefix
+	// of any word of the display name, department, job title and office
+	// ("bab" finds "Charles Babbage", "cardio" finds "Cardiology"; MS-ASCMD 2.2.3.142.2 Query:
 	// "John" matches "John Frum" and "Barry Johnson", not "James
 	// Littlejohn"). Empty matches nobody.
 	Text string
@@ -49,8 +49,9 @@ func (s *Store) SearchDirectory(ctx context.Context, q DirectoryQuery) ([]User, 
 	where := s.db.WithContext(ctx).Model(&User{}).Where("disabled = ?", false).Where(
 		`lower(display_name) LIKE ? ESCAPE '\' OR lower(first_name) LIKE ? ESCAPE '\' OR lower(last_name) LIKE ? ESCAPE '\'
 		 OR email LIKE ? ESCAPE '\' OR lower(department) LIKE ? ESCAPE '\' OR lower(job_title) LIKE ? ESCAPE '\'
-		 OR lower(display_name) LIKE ? ESCAPE '\' OR lower(department) LIKE ? ESCAPE '\' OR lower(job_title) LIKE ? ESCAPE '\'`,
-		prefix, prefix, prefix, prefix, prefix, prefix, word, word, word)
+		 OR lower(display_name) LIKE ? ESCAPE '\' OR lower(department) LIKE ? ESCAPE '\' OR lower(job_title) LIKE ? ESCAPE '\'
+		 OR lower(office) LIKE ? ESCAPE '\' OR lower(office) LIKE ? ESCAPE '\'`,
+		prefix, prefix, prefix, prefix, prefix, prefix, word, word, word, prefix, word)
 	var total int64
 	if err := where.Session(&gorm.Session{}).Count(&total).Error; err != nil {
 		return nil, 0, wrap(err, "search directory")

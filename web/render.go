@@ -56,6 +56,15 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f", float64(n)*100/float64(total))
 	},
+	"nonEmptyList": func(ss ...string) []string {
+		var out []string
+		for _, s := range ss {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	},
 	"deref2": func(p *bool) bool { return p != nil && *p },
 	"deref": func(p *int) string {
 		if p == nil {

@@ -241,6 +241,7 @@ func (s *Server) routes() *echo.Echo {
 	// The diary, directory, contacts and tasks (diary.go, directory.go,
 	// contacts.go, tasks.go).
 	s.diaryRoutes(h)
+	s.directoryRoutes(h)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
