@@ -238,8 +238,7 @@ func (s *Server) routes() *echo.Echo {
 
 	s.mailRoutes(h) // the staff web's mail (mail.go)
 
-	// The diary, directory, contacts and tasks (diary.go, directory.go,
-	// contacts.go, tasks.go).
+	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)
 	s.directoryRoutes(h)
 
