@@ -90,6 +90,12 @@ type Deps struct {
 	// Delegations serves the calendars delegated to a user (issue 9,
 	// delegations.go); nil: none are served.
 	Delegations DelegatedCalendars
+	// Mail sends what staff compose in /mail (compose.go) through the same
+	// path as EAS SendMail; nil: the web cannot send.
+	Mail MailSubmitter
+	// MaxMessageSize bounds a composed message with its attachments
+	// (default delivery.DefaultMaxMessageSize).
+	MaxMessageSize int64
 	// Secure says clients reach the server over HTTPS (directly or through
 	// a TLS proxy): cookies get the Secure flag and pages send HSTS.
 	Secure bool
@@ -232,7 +238,8 @@ func (s *Server) routes() *echo.Echo {
 	// Session or Basic credentials, so calendar apps can subscribe.
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
 
-	s.mailRoutes(h) // the staff web's mail (mail.go)
+	s.mailRoutes(h)       // the staff web's mail (mail.go)
+	s.composeRoutes(e, h) // composing, drafts, signature, search (compose.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
