@@ -160,7 +160,7 @@ func dbFlag(fs *flag.FlagSet) *string {
 }
 
 func openStore(ctx context.Context, dsn string) (*store.Store, error) {
-	return store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	return store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler), MasterKey: masterKeySource(dsn)})
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
