@@ -28,9 +28,10 @@ const (
 	knownSessionKey = "5e55104b3e7c0ffee5e55104b3e7c0ffee5e55104b3e7c0ffee5e55104b3e7c0f"
 	knownTOTP       = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	knownWebhook    = "mdm-webhook-secret-quartzite"
+	knownOOF        = "Away for knee surgery until March"
 )
 
-var plaintexts = []string{knownSubject, knownBody, knownLocation, knownSessionKey, knownTOTP, knownWebhook,
+var plaintexts = []string{knownSubject, knownBody, knownLocation, knownSessionKey, knownTOTP, knownWebhook, knownOOF,
 	strings.ToLower(knownBody), "Zebrafish", "seventy-three"}
 
 // writeKnownSecretsAndMail stores the known secrets as the web does
@@ -61,6 +62,12 @@ func writeKnownSecretsAndMail(t *testing.T, s *store.Store) (*store.User, *store
 	mail.UserID, mail.FolderID = u.ID, inbox(t, s, u).ID
 	mail.SearchText = store.NormalizeSearchText(message.SearchText(raw))
 	if err := s.Deliver(ctx, store.Delivery{Raw: raw, Items: []*store.Item{mail}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetOof(ctx, u.ID, `{"state":1,"internal":"`+knownOOF+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetOof(ctx, u.ID, `{"state":1,"internal":"`+knownOOF+`."}`); err != nil { // the update path
 		t.Fatal(err)
 	}
 	sent, _ := s.FolderByType(ctx, u.ID, store.FolderSentItems)
@@ -169,6 +176,9 @@ func TestSecretsAndMailNotInClearOnDisk(t *testing.T) {
 			assertNoPlaintext(t, rawDatabase(t, s, dsn)) // with the write-ahead log
 			if v, _ := s.Setting(ctx, fmt.Sprintf("totp:%d", u.ID), ""); v != knownTOTP {
 				t.Errorf("TOTP secret reads back as %q", v)
+			}
+			if r, err := s.Oof(ctx, u.ID); err != nil || !strings.Contains(r.Settings, knownOOF+".") {
+				t.Errorf("out-of-office reads back as %+v, %v", r, err)
 			}
 			got, err := s.ItemByID(ctx, u.ID, mail.ID)
 			if err != nil || got.Subject != knownSubject || !strings.Contains(got.Preview, knownBody) {

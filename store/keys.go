@@ -7,8 +7,8 @@ package store
 //     kept wrapped by the master key in blobs.dek; blob_texts.sealed (the
 //     search text) under the same data key;
 //   - summary fields that carry message text (items.subject, preview,
-//     thread_topic, props; queued and held mail; SMS text) under the
-//     Fields key, through the "sealed" gorm serializer;
+//     thread_topic, props; queued and held mail; SMS text; out-of-office
+//     replies) under the Fields key, through the "sealed" gorm serializer;
 //   - organisation settings (the web signing key, TOTP secrets, webhook
 //     secrets) under the Settings key, through the "secret" serializer.
 //
@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -260,7 +261,17 @@ func init() {
 	schema.RegisterSerializer("secret", sealer{key: keyring.Settings})
 }
 
-func columnAAD(f *schema.Field) []byte { return []byte(f.Schema.Table + "." + f.DBName) }
+// columnAADs caches each sealed field's associated data, "table.column".
+var columnAADs sync.Map // *schema.Field -> []byte
+
+func columnAAD(f *schema.Field) []byte {
+	if v, ok := columnAADs.Load(f); ok {
+		return v.([]byte)
+	}
+	aad := []byte(f.Schema.Table + "." + f.DBName)
+	columnAADs.Store(f, aad)
+	return aad
+}
 
 // Scan opens a column value into dst's field.
 func (z sealer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value, dbValue any) error {
@@ -269,17 +280,25 @@ func (z sealer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value, db
 		return err
 	}
 	k := r.Named(z.key)
+	fv := f.ReflectValueOf(ctx, dst)
 	var raw []byte
 	switch v := dbValue.(type) {
 	case nil:
 	case string:
+		if fv.Kind() == reflect.String {
+			s, err := k.OpenString(v, columnAAD(f))
+			if err != nil {
+				return fmt.Errorf("%s.%s: %w", f.Schema.Table, f.DBName, err)
+			}
+			fv.SetString(s)
+			return nil
+		}
 		raw = []byte(v)
 	case []byte:
 		raw = v
 	default:
 		return fmt.Errorf("sealed column %s: unexpected %T", f.DBName, dbValue)
 	}
-	fv := f.ReflectValueOf(ctx, dst)
 	if fv.Kind() == reflect.String {
 		s, err := k.OpenString(string(raw), columnAAD(f))
 		if err != nil {

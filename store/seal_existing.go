@@ -28,6 +28,7 @@ var legacyColumns = []sealedColumns{
 	{"outbound_queue", "id", keyring.Fields, nil, []string{"data"}},
 	{"held_mail", "id", keyring.Fields, []string{"subject"}, []string{"data"}},
 	{"sms_outbox", "id", keyring.Fields, []string{"body", "subject"}, nil},
+	{"oof_settings", "user_id", keyring.Fields, []string{"settings"}, nil},
 }
 
 // SealExisting seals up to batch blobs and up to batch rows of each table

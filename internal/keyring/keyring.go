@@ -16,8 +16,8 @@
 // "al" | version 1 | key id (8 bytes) | nonce (12) | ciphertext and tag,
 // with associated data naming what the value is (a column, a key's name),
 // so a value moved to another column or another key's row does not open.
-// The key id is the first 8 bytes of HMAC-SHA256(key, "airlock key id"):
-// it tells a wrong key from damaged data without revealing the key. A
+// The key id is the first 8 bytes of SHA-256("airlock key id" | key): it
+// tells a wrong key from damaged data without revealing the key. A
 // database holds a sealed check value (CheckValue) that must open under
 // the master key at start, so a lost or wrong key is a clear error and
 // never a silent new key.
@@ -26,9 +26,9 @@ package keyring
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -78,6 +78,7 @@ const (
 	Overhead = headerSize + 16
 	// textPrefix marks a sealed value stored in a text column (base64).
 	textPrefix = "$al1$"
+	idDomain   = "airlock key id"
 )
 
 // Key is one AES-256-GCM key.
@@ -101,9 +102,10 @@ func NewKey(raw []byte) (*Key, error) {
 		return nil, err
 	}
 	k := &Key{raw: append([]byte(nil), raw...), aead: aead}
-	m := hmac.New(sha256.New, raw)
-	m.Write([]byte("airlock key id"))
-	copy(k.id[:], m.Sum(nil))
+	var in [len(idDomain) + KeySize]byte
+	copy(in[copy(in[:], idDomain):], raw)
+	sum := sha256.Sum256(in[:])
+	copy(k.id[:], sum[:])
 	return k, nil
 }
 
@@ -127,7 +129,7 @@ func (k *Key) Seal(plaintext, aad []byte) []byte {
 	out[0], out[1], out[2] = 'a', 'l', version
 	copy(out[3:], k.id[:])
 	rand.Read(out[3+idSize : headerSize])
-	return k.aead.Seal(out, out[3+idSize:headerSize], plaintext, bound(aad, out[:3+idSize]))
+	return k.aead.Seal(out, out[3+idSize:headerSize], plaintext, aad)
 }
 
 // Open decrypts a value sealed by Seal with the same aad.
@@ -135,20 +137,14 @@ func (k *Key) Open(sealed, aad []byte) ([]byte, error) {
 	if !IsSealed(sealed) || len(sealed) < Overhead {
 		return nil, ErrDamaged
 	}
-	if !hmac.Equal(sealed[3:3+idSize], k.id[:]) {
+	if subtle.ConstantTimeCompare(sealed[3:3+idSize], k.id[:]) != 1 {
 		return nil, fmt.Errorf("%w %x (this key is %s)", ErrWrongKey, sealed[3:3+idSize], k.ID())
 	}
-	out, err := k.aead.Open(nil, sealed[3+idSize:headerSize], sealed[headerSize:], bound(aad, sealed[:3+idSize]))
+	out, err := k.aead.Open(nil, sealed[3+idSize:headerSize], sealed[headerSize:], aad)
 	if err != nil {
 		return nil, ErrDamaged
 	}
 	return out, nil
-}
-
-// bound is the associated data: what the value is, and the header (so
-// the key id cannot be swapped).
-func bound(aad, header []byte) []byte {
-	return append(append(make([]byte, 0, len(aad)+len(header)), aad...), header...)
 }
 
 // IsSealed reports whether b starts like a sealed value.
@@ -214,7 +210,7 @@ func CheckValue(master *Key) []byte { return master.Seal(checkText, []byte("chec
 // an error that says which key the database expects.
 func Verify(master *Key, check []byte) error {
 	got, err := master.Open(check, []byte("check"))
-	if err != nil || !hmac.Equal(got, checkText) {
+	if err != nil || subtle.ConstantTimeCompare(got, checkText) != 1 {
 		return fmt.Errorf("the database is sealed under master key %s, but the key given is %s: %w", KeyID(check), master.ID(), ErrWrongKey)
 	}
 	return nil
@@ -222,6 +218,8 @@ func Verify(master *Key, check []byte) error {
 
 // dataKeyName binds wrapped per-blob data keys.
 const dataKeyName = "data"
+
+var dataKeyAAD = []byte("airlock key:" + dataKeyName)
 
 // Ring is a database's open keys: the master key and the named keys it
 // unwrapped. It is safe for concurrent use (read-only once made).
@@ -260,7 +258,11 @@ func (r *Ring) NewDataKey() (*Key, []byte) {
 
 // DataKey unwraps a stored data key.
 func (r *Ring) DataKey(wrapped []byte) (*Key, error) {
-	return Unwrap(r.master, wrapped, dataKeyName)
+	raw, err := r.master.Open(wrapped, dataKeyAAD)
+	if err != nil {
+		return nil, fmt.Errorf("data key: %w", err)
+	}
+	return NewKey(raw)
 }
 
 // Rewrap re-wraps a key wrapped under this ring's master key (a data key
