@@ -46,8 +46,10 @@ func lockMasterCheck(tx *gorm.DB) error {
 // is re-encrypted. From then on only next opens the database, so the
 // caller must have stored next where the next start finds it before
 // calling. It returns how many data keys it re-wrapped. Other processes
-// using the database must be restarted with next; until then they can
-// read but refuse to store new content (ErrKeyRotated).
+// using the database must be restarted with next: until then they cannot
+// open message contents and refuse to store new ones (ErrKeyRotated), so
+// nothing is stored under a key that no longer opens it. Not for use while
+// other goroutines use s.
 func (s *Store) RotateMasterKey(ctx context.Context, next *keyring.Key) (int, error) {
 	if next.ID() == s.keys.MasterID() {
 		return 0, errors.New("rotate: the new master key is the current one")

@@ -122,3 +122,31 @@ func TestSourceCreatesAKeyFileOnlyOnceAndPrivate(t *testing.T) {
 		t.Error("a bad $AIRLOCK_MASTER_KEY fell back to making a key file")
 	}
 }
+
+// BenchmarkOpenMessage: what reading one stored mail costs in keyring
+// work, as a Sync window does per message: unwrap its data key, open a
+// 4 KB blob, and open three summary fields.
+//
+//	go test ./internal/keyring -run '^$' -bench OpenMessage -benchmem
+func BenchmarkOpenMessage(b *testing.B) {
+	r := keyring.NewRing(keyring.GenerateKey(), nil)
+	fields := keyring.GenerateKey()
+	dek, wrapped := r.NewDataKey()
+	blob := dek.Seal(bytes.Repeat([]byte("Observations unchanged. "), 170), []byte("blobs.data"))
+	subject := fields.SealString("Handover from the night team", []byte("items.subject"))
+	b.ReportAllocs()
+	for b.Loop() {
+		k, err := r.DataKey(wrapped)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := k.Open(blob, []byte("blobs.data")); err != nil {
+			b.Fatal(err)
+		}
+		for range 3 {
+			if _, err := fields.OpenString(subject, []byte("items.subject")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
