@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"airlock/activesync"
@@ -25,15 +26,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	auditKey, err := AuditKey(cfg.DataDir, true) // auditkey.go
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, AuditKey: auditKey})
+	keySrc := store.MasterKeySource(cfg.DB, cfg.MasterKeyFile, cfg.DataDir)
+	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, AuditKey: auditKey, MasterKey: keySrc})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	warnWideModes(log, privateFiles(cfg, st, keySrc)) // atrest.go
+	if err := sealExisting(ctx, st, log); err != nil {
+		return err
+	}
 
 	devs := devices.New(st, log)
 	if err := devs.EnsureDefaults(ctx); err != nil {
