@@ -34,6 +34,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"airlock/store"
@@ -84,7 +85,8 @@ type Guard struct {
 	Verifier *Verifier // nil: the process's Shared verifier
 	Log      *slog.Logger
 
-	sum *summariser
+	sum     *summariser
+	lookups atomic.Int64 // accounts looked up (tests: equal work on every path)
 }
 
 // New returns a guard with the default policy and the shared verifier.
@@ -139,7 +141,7 @@ func (g *Guard) Do(ctx context.Context, r Request) (*store.User, error) {
 		g.refuseLong(ctx, r)
 		return nil, ErrLoginTooLong
 	}
-	u, err := g.Store.UserByLogin(ctx, r.Login)
+	u, err := g.lookup(ctx, r.Login)
 	if errors.Is(err, store.ErrNotFound) {
 		u = nil
 	} else if err != nil {
@@ -289,6 +291,11 @@ func (g *Guard) Sweep(ctx context.Context) error {
 // Flush writes every pending audit summary (at shutdown).
 func (g *Guard) Flush(ctx context.Context) { g.sum.flush(ctx, true) }
 
+func (g *Guard) lookup(ctx context.Context, login string) (*store.User, error) {
+	g.lookups.Add(1)
+	return g.Store.UserByLogin(ctx, login)
+}
+
 // mailboxMismatch looks up the User= name (always, when given) and reports
 // whether it names an account other than u.
 func (g *Guard) mailboxMismatch(ctx context.Context, u *store.User, mailbox string) (bool, error) {
@@ -298,7 +305,7 @@ func (g *Guard) mailboxMismatch(ctx context.Context, u *store.User, mailbox stri
 	if len(mailbox) > MaxLogin {
 		return true, nil
 	}
-	other, err := g.Store.UserByLogin(ctx, mailbox)
+	other, err := g.lookup(ctx, mailbox)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
