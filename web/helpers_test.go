@@ -53,6 +53,7 @@ func newEnv(t testing.TB, st *store.Store) *testEnv {
 	eas := activesync.New(activesync.Options{Store: st, Devices: devs, Authenticator: auth})
 	w := NewServer(Deps{Store: st, Devices: devs, EAS: eas, EASAuth: auth, Hostname: "mail.example.nhs.uk", Log: testLogger(t)})
 	w.auditRL = newLimiterSet(1000, 1000) // tests count every refusal
+	w.guard.Policy.Delay = time.Millisecond
 	srv := httptest.NewServer(w)
 	env := &testEnv{t: t, URL: srv.URL, Store: st, Web: w, Devs: devs, EAS: eas, panics: counterValue(metrics.PanicsRecovered)}
 	t.Cleanup(func() {

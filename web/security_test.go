@@ -417,3 +417,53 @@ func regexpFind(t *testing.T, expr, s string) string {
 	}
 	return m[1]
 }
+
+// The second-factor step shares the lockout: an account that ActiveSync
+// (or any entry point) locked is refused at the code prompt, and wrong
+// codes are counted per account in the store (every node sees them), on a
+// counter that a fresh password sign-in does not reset.
+func TestLockoutCoversTOTPStep(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		u := e.addUser("admin@example.nhs.uk", "admin-pass-12", store.RoleAdmin)
+		secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+		if err := st.SetSetting(ctx, settingTOTPSecret+strconv.FormatInt(u.ID, 10), secret); err != nil {
+			t.Fatal(err)
+		}
+		code := func() string { c, _ := totp.GenerateCodeCustom(secret, time.Now(), totpOpts); return c }
+		submit := func(b *browser, c string) int {
+			f := b.get("/login/totp")
+			return b.post("/login/totp", url.Values{"_csrf": {f.csrf(t)}, "code": {c}}).Code
+		}
+		b := e.browser()
+		if p := b.login("admin@example.nhs.uk", "admin-pass-12"); !strings.HasPrefix(p.Location, "/login/totp") {
+			t.Fatalf("sign-in lands on %q", p.Location)
+		}
+		// ActiveSync locks the account (wrong passwords through an alias).
+		for i := 0; i < 10; i++ {
+			e.Web.guard.Check(ctx, "auth", `EXAMPLE\ADMIN`, "wrong", "192.0.2.7")
+		}
+		if got := submit(b, code()); got != http.StatusTooManyRequests {
+			t.Fatalf("right code for an account EAS locked: HTTP %d, want 429", got)
+		}
+		st.ClearAuthFailures(ctx, "acct:"+strconv.FormatInt(u.ID, 10))
+
+		// Ten wrong codes lock the second factor, through a new sign-in too.
+		for i := 0; i < 10; i++ {
+			if got := submit(b, "000000"); got != http.StatusUnauthorized {
+				t.Fatalf("wrong code %d: HTTP %d", i, got)
+			}
+		}
+		b2 := e.browser()
+		if p := b2.login("admin@example.nhs.uk", "admin-pass-12"); !strings.HasPrefix(p.Location, "/login/totp") {
+			t.Fatalf("second sign-in lands on %q", p.Location)
+		}
+		if got := submit(b2, code()); got != http.StatusTooManyRequests {
+			t.Fatalf("right code after 10 wrong ones: HTTP %d, want 429", got)
+		}
+		if _, err := st.AuthFailures(ctx, "totp:"+strconv.FormatInt(u.ID, 10)); err != nil {
+			t.Fatalf("code failures not counted in the store: %v", err)
+		}
+	})
+}
