@@ -49,6 +49,12 @@
 // and the previous one, so a device that lost a response can resend its
 // previous key and get the same answer.
 //
+// Sign-in failure counters (authfailures.go) are charged before a password
+// is verified: ReserveAuthAttempt creates each key's row if missing, locks
+// it (SELECT ... FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite) and
+// charges all keys in one transaction, or none when one is locked; a
+// success gives the charge back. ExpireAuthFailures deletes spent rows.
+//
 // The audit log is append-only and hash-chained (each row's hash covers its
 // fields and the previous hash); VerifyAuditChain detects an edited or
 // removed row.

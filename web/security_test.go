@@ -467,3 +467,41 @@ func TestLockoutCoversTOTPStep(t *testing.T) {
 		}
 	})
 }
+
+// Admin second factor on by default: with no setting stored, an admin who
+// signs in with a password is sent to enrol and gets no API token; turning
+// the requirement off is an explicit, audited setting.
+func TestAdminTOTPRequiredByDefault(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvDefaults(t, st)
+		e.addUser("admin@example.nhs.uk", "admin-pass-12", store.RoleAdmin)
+		e.addUser("other@example.nhs.uk", "other-pass-12", store.RoleAdmin)
+		b := e.browser()
+		if p := b.login("admin@example.nhs.uk", "admin-pass-12"); !strings.HasPrefix(p.Location, "/account/totp") {
+			t.Fatalf("admin without a second factor lands on %q, want enrolment", p.Location)
+		}
+		if p := b.get("/admin"); p.Code != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/account/totp") {
+			t.Fatalf("/admin before enrolment: HTTP %d %q", p.Code, p.Location)
+		}
+		if code, _ := e.api("POST", "/api/v1/token", "", map[string]string{"username": "admin@example.nhs.uk", "password": "admin-pass-12"}); code != http.StatusForbidden {
+			t.Fatalf("API token before enrolment: HTTP %d, want 403", code)
+		}
+		// Enrolled, the admin turns the requirement off: audited.
+		enrol := b.get("/account/totp")
+		secret := regexpFind(t, `<code>([A-Z2-7]+)</code>`, enrol.Body)
+		code, _ := totp.GenerateCodeCustom(secret, time.Now(), totpOpts)
+		if p := b.post("/account/totp", url.Values{"_csrf": {enrol.csrf(t)}, "code": {code}}); p.Code != http.StatusSeeOther {
+			t.Fatalf("enrol: HTTP %d", p.Code)
+		}
+		if p := b.postForm("/admin/settings", "/admin/settings", url.Values{"section": {"security"}, "max_devices": {"5"}}); p.Code != http.StatusSeeOther {
+			t.Fatalf("settings: HTTP %d", p.Code)
+		}
+		evs, _ := st.ListAudit(context.Background(), store.AuditFilter{Action: "settings.changed", Limit: 10})
+		if len(evs) == 0 || !strings.Contains(evs[0].Detail, "admin_totp_required=false") || evs[0].Actor != "admin@example.nhs.uk" {
+			t.Fatalf("turning the second factor off not audited: %+v", evs)
+		}
+		if p := e.browser().login("other@example.nhs.uk", "other-pass-12"); p.Location != "/admin" {
+			t.Fatalf("with the requirement off, an admin lands on %q", p.Location)
+		}
+	})
+}
