@@ -45,6 +45,10 @@ func TestLongLoginsAndRepeatedFailuresDoNotFloodTheAudit(t *testing.T) {
 			t.Errorf("%d account lookups for over-long logins", g.Lookups()-lookups)
 		}
 
+		// Over-long logins of every length from one address: one kind.
+		for i := 0; i < 30; i++ {
+			g.Check(ctx, "auth", huge[:400+i], "pw", "127.0.0.4")
+		}
 		// Fifty wrong passwords for one account from one address.
 		var wg sync.WaitGroup
 		for i := 0; i < 50; i++ {
@@ -61,9 +65,12 @@ func TestLongLoginsAndRepeatedFailuresDoNotFloodTheAudit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		size, fromGuesser, attempts := 0, 0, 0
+		size, fromGuesser, attempts, long := 0, 0, 0, 0
 		for _, e := range evs {
 			size += len(e.Actor) + len(e.Target) + len(e.Detail)
+			if e.ActorIP == "127.0.0.4" {
+				long++
+			}
 			if e.ActorIP == "127.0.0.3" && e.Action == "auth" {
 				fromGuesser++
 				n := 1
@@ -78,6 +85,9 @@ func TestLongLoginsAndRepeatedFailuresDoNotFloodTheAudit(t *testing.T) {
 		}
 		if fromGuesser > 6 || attempts != 50 {
 			t.Errorf("50 guesses from one address: %d audit rows adding up to %d attempts; want at most 6 rows adding up to 50", fromGuesser, attempts)
+		}
+		if long > 2 {
+			t.Errorf("30 over-long logins from one address: %d audit rows, want at most 2", long)
 		}
 		for _, line := range strings.Split(logs.String(), "\n") {
 			if len(line) > 2<<10 {

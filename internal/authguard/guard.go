@@ -253,15 +253,23 @@ func (g *Guard) fail(ctx context.Context, action string, u *store.User, login, i
 	return ErrFailed
 }
 
-// refuseLong audits an over-long login by its length only.
+// refuseLong audits an over-long login by its length only, as one
+// summarised kind per address whatever the lengths.
 func (g *Guard) refuseLong(ctx context.Context, r Request) {
-	g.audit(ctx, r.Action, nil, "(login of "+strconv.Itoa(len(r.Login))+" bytes)", r.IP, "failure", "login too long")
+	g.audit(ctx, r.Action, nil, "(login too long)", r.IP, "failure", "login of "+strconv.Itoa(len(r.Login))+" bytes")
 }
 
-// audit records a failure or refusal through the summariser.
+// audit records a failure or refusal through the summariser: per address
+// and account, except refusals while locked, which are per address alone
+// (a locked address trying a new name each time is still one row a
+// minute).
 func (g *Guard) audit(ctx context.Context, action string, u *store.User, login, ip, outcome, detail string) {
 	e := g.event(action, u, login, ip, outcome, detail)
-	g.sum.add(ctx, e, e.Target)
+	account := e.Target
+	if outcome == "locked" {
+		account = ""
+	}
+	g.sum.add(ctx, e, account)
 }
 
 func (g *Guard) event(action string, u *store.User, login, ip, outcome, detail string) *store.AuditEvent {
