@@ -58,6 +58,12 @@
 // candidate items, after a keyed trigram filter per text
 // (searchfilter.go) has ruled out most bodies unopened.
 //
+// Sign-in failure counters (authfailures.go) are charged before a password
+// is verified: ReserveAuthAttempt creates each key's row if missing, locks
+// it (SELECT ... FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite) and
+// charges all keys in one transaction, or none when one is locked; a
+// success gives the charge back. ExpireAuthFailures deletes spent rows.
+//
 // The audit log is append-only and hash-chained (each row's hash covers its
 // fields and the previous hash); VerifyAudit detects an edited or removed
 // row. The hash is an HMAC-SHA256 under an audit key that lives outside the

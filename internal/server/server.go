@@ -14,6 +14,7 @@ import (
 
 	"airlock/activesync"
 	"airlock/devices"
+	"airlock/internal/authguard"
 	"airlock/store"
 	"airlock/web"
 )
@@ -67,7 +68,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	// calls them (governance.go).
 	gov := newGovernance(ctx, cfg, st, log, out)
 	defer gov.stop(context.Background())
-	mail, err := startMail(ctx, cfg, st, tc, log, out, gov.rules)
+	// One guard for every entry point: EAS, the web, IMAP and SMTP share
+	// its lockout and its bound on password verifications.
+	guard := authguard.New(st, log)
+	stopSweep := sweepAuth(ctx, guard, log)
+	defer stopSweep()
+	mail, err := startMail(ctx, cfg, st, guard, tc, log, out, gov.rules)
 	if err != nil {
 		return err
 	}
@@ -80,10 +86,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		}
 	}
 	defer stopMail(context.Background())
-	if err := gov.startListeners(cfg, st, mail, govTLS(&cfg, tc), out); err != nil { // issue 9
+	if err := gov.startListeners(cfg, st, mail, guard, govTLS(&cfg, tc), out); err != nil { // issue 9
 		return err
 	}
-	auth := &activesync.BasicAuth{Store: st, Audit: devs}
+	auth := &activesync.BasicAuth{Store: st, Guard: guard, Audit: devs}
 	eas := activesync.New(activesync.Options{
 		Store:         st,
 		Devices:       devs,
@@ -97,7 +103,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	})
 	handler := web.NewServer(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
-		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
+		EAS: eas, EASAuth: auth, Guard: guard, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
 		Delegations: gov.svc, // issue 9: delegated calendars
 
 		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
