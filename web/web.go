@@ -63,6 +63,7 @@ import (
 
 	"airlock/activesync"
 	"airlock/devices"
+	"airlock/internal/authguard"
 	"airlock/internal/metrics"
 	"airlock/store"
 )
@@ -87,6 +88,10 @@ type Deps struct {
 	// same checker, lockout and cache as ActiveSync). Nil uses the web
 	// sign-in's own password check.
 	EASAuth activesync.Authenticator
+	// Guard checks every password and second-factor code (lockout shared
+	// with ActiveSync, IMAP and SMTP through the store; one bounded
+	// verifier). Nil: one on Store with the default policy.
+	Guard *authguard.Guard
 	// Delegations serves the calendars delegated to a user (issue 9,
 	// delegations.go); nil: none are served.
 	Delegations DelegatedCalendars
@@ -118,6 +123,7 @@ type Server struct {
 	e       *echo.Echo
 	log     *slog.Logger
 	store   *store.Store
+	guard   *authguard.Guard
 	devs    *devices.Service
 	pages   map[string]*pageTemplate
 	keys    *keyring
@@ -162,8 +168,11 @@ func NewServer(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Guard == nil && d.Store != nil {
+		d.Guard = authguard.New(d.Store, d.Log)
+	}
 	s := &Server{
-		d: d, log: d.Log, store: d.Store, devs: d.Devices,
+		d: d, log: d.Log, store: d.Store, devs: d.Devices, guard: d.Guard,
 		keys:    &keyring{st: d.Store},
 		limits:  newLoginLimits(),
 		auditRL: newLimiterSet(1, 5), // refusals audited per client address
