@@ -8,12 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"airlock/internal/password"
+	"airlock/internal/authguard"
 	"airlock/store"
 )
 
@@ -32,29 +31,26 @@ type Authenticator interface {
 var ErrAccountDisabled = errors.New("account disabled")
 
 // LockoutPolicy bounds password guessing, per account and per client
-// address. The counters live in the store so that every node enforces them.
-type LockoutPolicy struct {
-	Window       time.Duration // failures are counted within this window
-	UserLimit    int           // failures per account before it locks
-	AddressLimit int           // failures per client address before it locks
-	Lockout      time.Duration // how long a lock lasts
-	// Delay is slept before answering a failure, slowing a guesser on one
-	// connection without costing the server a goroutine for long.
-	Delay time.Duration
-}
+// address; the counters live in the store so that every node, and every
+// entry point (web, IMAP, SMTP), enforces the same ones.
+type LockoutPolicy = authguard.Policy
 
 // DefaultLockout locks an account for 15 minutes after 10 failures in 15
 // minutes, and an address after 50.
-var DefaultLockout = LockoutPolicy{Window: 15 * time.Minute, UserLimit: 10, AddressLimit: 50, Lockout: 15 * time.Minute, Delay: 500 * time.Millisecond}
+var DefaultLockout = authguard.DefaultPolicy
 
 // Auditor records security events; devices.Service implements it.
 type Auditor interface {
 	AuditAuth(ctx context.Context, login, ip, outcome, detail string)
 }
 
-// BasicAuth authenticates HTTP Basic credentials against the store.
+// BasicAuth authenticates HTTP Basic credentials against the store,
+// through the node's authguard.Guard.
 type BasicAuth struct {
-	Store   *store.Store
+	Store *store.Store
+	// Guard checks the password (lockout, bounded verification, audit).
+	// Nil: one is made from Store, Lockout, MaxVerifying and VerifyWait.
+	Guard   *authguard.Guard
 	Lockout LockoutPolicy
 	Audit   Auditor
 	// CacheTTL is how long a verified password is trusted without running
@@ -62,18 +58,16 @@ type BasicAuth struct {
 	// Ping), so without the cache each would cost ~20 ms of CPU.
 	CacheTTL time.Duration
 
-	// MaxVerifying bounds how many argon2id verifications run at once
-	// (each takes 19 MiB); others wait up to VerifyWait, then get "retry
-	// later". Without a bound, every device failing over to a node at once
-	// verifies at once and the node runs out of memory. Default 2 per CPU.
+	// MaxVerifying and VerifyWait, when set, give this authenticator's
+	// Guard a verifier of its own (tests); otherwise it shares the
+	// process's (authguard.Shared), the one bound on argon2id memory.
 	MaxVerifying int
 	VerifyWait   time.Duration
 
-	once      sync.Once
-	verifying chan struct{}
-	secret    []byte
-	mu        sync.Mutex
-	cache     map[string]cacheEntry
+	once   sync.Once
+	secret []byte
+	mu     sync.Mutex
+	cache  map[string]cacheEntry
 }
 
 type cacheEntry struct {
@@ -90,16 +84,21 @@ func (a *BasicAuth) init() {
 		if a.CacheTTL == 0 {
 			a.CacheTTL = 10 * time.Minute
 		}
-		if a.Lockout == (LockoutPolicy{}) {
-			a.Lockout = DefaultLockout
+		if a.Guard == nil {
+			a.Guard = &authguard.Guard{Store: a.Store, Policy: a.Lockout}
+			if a.MaxVerifying > 0 || a.VerifyWait > 0 {
+				n, wait := a.MaxVerifying, a.VerifyWait
+				if n <= 0 {
+					n = authguard.DefaultSlots()
+				}
+				if wait <= 0 {
+					wait = 10 * time.Second
+				}
+				a.Guard.Verifier = authguard.NewVerifier(n, wait)
+			}
+			a.Guard.Init()
 		}
-		if a.MaxVerifying <= 0 {
-			a.MaxVerifying = 2 * runtime.NumCPU()
-		}
-		if a.VerifyWait <= 0 {
-			a.VerifyWait = 10 * time.Second
-		}
-		a.verifying = make(chan struct{}, a.MaxVerifying)
+		a.Lockout = a.Guard.Policy
 	})
 }
 
@@ -115,88 +114,37 @@ func (a *BasicAuth) Authenticate(ctx context.Context, r *http.Request, q Query) 
 		return nil, unauthorized("no credentials")
 	}
 	ip := clientIP(r)
-	userKey := "user:" + strings.ToLower(login)
-	ipKey := "ip:" + ip
-	user, err := a.Store.UserByLogin(ctx, login)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, errRetryLater(err)
-	}
-	if user != nil && q.User != "" {
+	trusted := false
+	user, err := a.Guard.Do(ctx, authguard.Request{
+		Action: "auth", Login: login, Password: pw, IP: ip,
 		// A User= parameter naming someone else is refused: credentials
 		// are one user's, and never reach another mailbox.
-		other, err := a.Store.UserByLogin(ctx, q.User)
-		if err != nil || other.ID != user.ID {
-			return nil, a.fail(ctx, login, ip, userKey, ipKey, "User parameter names another account")
-		}
+		Mailbox: q.User,
+		// Credentials verified recently on this same device skip the
+		// lockout: a guesser who locked the account cannot cut off the
+		// owner's phones that already work, while any other device must
+		// pass the lock.
+		Trusted: func(u *store.User) bool {
+			trusted = a.cached(login, pw, q.DeviceID, u)
+			return trusted
+		},
+	})
+	switch {
+	case errors.Is(err, authguard.ErrLoginTooLong):
+		return nil, httpError(http.StatusBadRequest, "login too long", err)
+	case errors.Is(err, authguard.ErrFailed), errors.Is(err, authguard.ErrLocked):
+		return nil, unauthorized(err.Error())
+	case err != nil:
+		return nil, errRetryLater(err)
 	}
-	// Credentials verified recently on this same device skip the lockout:
-	// a guesser who locked the account cannot cut off the owner's phones
-	// that already work, while any other device must pass the lock.
-	if user == nil || !a.cached(login, pw, q.DeviceID, user) {
-		for _, key := range []string{userKey, ipKey} {
-			until, err := a.Store.AuthLockedUntil(ctx, key)
-			if err != nil {
-				return nil, errRetryLater(err)
-			}
-			if until != nil {
-				a.audit(ctx, login, ip, "locked", key)
-				return nil, unauthorized("locked out until " + until.Format(time.RFC3339))
-			}
-		}
-		if user == nil {
-			password.VerifyDummy(pw) // same cost as a wrong password: no enumeration
-			return nil, a.fail(ctx, login, ip, userKey, ipKey, "unknown user")
-		}
-		if err := a.verify(ctx, pw, user.PasswordHash); errors.Is(err, errBusy) {
-			return nil, errRetryLater(err)
-		} else if err != nil {
-			return nil, a.fail(ctx, login, ip, userKey, ipKey, "wrong password")
-		}
+	if !trusted {
 		a.remember(login, pw, q.DeviceID, user)
-		a.Store.ClearAuthFailures(ctx, userKey)
 	}
 	if user.Disabled {
 		a.audit(ctx, user.Email, ip, "disabled", "correct password for a disabled account")
 		return user, statusError(StatusAccountDisabled, http.StatusForbidden, "account disabled", ErrAccountDisabled)
 	}
 	return user, nil
-}
-
-var errBusy = errors.New("too many password verifications at once")
-
-// verify runs one argon2id verification within the concurrency bound.
-func (a *BasicAuth) verify(ctx context.Context, pw, hash string) error {
-	t := time.NewTimer(a.VerifyWait)
-	defer t.Stop()
-	select {
-	case a.verifying <- struct{}{}:
-	case <-t.C:
-		return errBusy
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-a.verifying }()
-	return password.Verify(pw, hash)
-}
-
-func (a *BasicAuth) fail(ctx context.Context, login, ip, userKey, ipKey, why string) error {
-	_, userLock, err1 := a.Store.RecordAuthFailure(ctx, userKey, a.Lockout.Window, a.Lockout.UserLimit, a.Lockout.Lockout)
-	_, ipLock, err2 := a.Store.RecordAuthFailure(ctx, ipKey, a.Lockout.Window, a.Lockout.AddressLimit, a.Lockout.Lockout)
-	if err := errors.Join(err1, err2); err != nil {
-		return errRetryLater(err)
-	}
-	outcome := "failure"
-	if userLock != nil || ipLock != nil {
-		outcome = "lockout"
-	}
-	a.audit(ctx, login, ip, outcome, why)
-	if a.Lockout.Delay > 0 {
-		select {
-		case <-time.After(a.Lockout.Delay):
-		case <-ctx.Done():
-		}
-	}
-	return unauthorized(why)
 }
 
 func (a *BasicAuth) audit(ctx context.Context, login, ip, outcome, detail string) {

@@ -285,7 +285,7 @@ func TestSMTPIsNoOpenRelayButTakesAuthenticatedSubmission(t *testing.T) {
 		cert, pool := deliverytest.SelfSigned(t)
 		addr, _, _ := listen(t, svc, delivery.ListenerConfig{
 			TLSConfig: tlsServer(cert),
-			Authenticate: func(ctx context.Context, user, pw string) (*store.User, error) {
+			Authenticate: func(ctx context.Context, user, pw, ip string) (*store.User, error) {
 				if user == "alice@example.nhs.uk" && pw == "pw" {
 					return alice, nil
 				}
@@ -694,7 +694,7 @@ func TestSMTPOffersAuthOnlyToInternalNetworks(t *testing.T) {
 	cert, pool := deliverytest.SelfSigned(t)
 	addr, _, _ := listen(t, svc, delivery.ListenerConfig{
 		TLSConfig:    tlsServer(cert),
-		Authenticate: func(ctx context.Context, user, pw string) (*store.User, error) { return alice, nil },
+		Authenticate: func(ctx context.Context, user, pw, ip string) (*store.User, error) { return alice, nil },
 		AuthFrom:     func(ip string) bool { return ip == "10.1.2.3" }, // the test client is 127.0.0.1
 	})
 	c, err := smtp.DialStartTLS(addr, tlsClient(pool))

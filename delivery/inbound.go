@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"airlock/internal/authguard"
 	"airlock/store"
 )
 
@@ -35,7 +36,7 @@ type ListenerConfig struct {
 	// Authenticate, when set, enables AUTH PLAIN on the SMTP listener
 	// (over TLS only). An authenticated client may send to any address
 	// (submission); anyone else may send only to local users.
-	Authenticate func(ctx context.Context, username, password string) (*store.User, error)
+	Authenticate func(ctx context.Context, username, password, ip string) (*store.User, error)
 	// AuthFrom, when set, limits AUTH to clients whose address it accepts
 	// (the internal networks), so that submission cannot bypass the rule
 	// that only internal networks may submit. Others may still deliver to
@@ -193,6 +194,10 @@ func (s *session) authOffered() bool {
 	return s.l.cfg.AuthFrom == nil || s.l.cfg.AuthFrom(remoteIP(s.conn))
 }
 
+// errAuthTemporary asks the client to try AUTH again later (RFC 4954 454):
+// the password verifier or the database is busy.
+var errAuthTemporary = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure, try again later"}
+
 func (s *session) AuthMechanisms() []string {
 	if !s.authOffered() {
 		return nil
@@ -210,7 +215,10 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		}
 		ctx, cancel := s.opCtx()
 		defer cancel()
-		u, err := s.l.cfg.Authenticate(ctx, username, password)
+		u, err := s.l.cfg.Authenticate(ctx, username, password, remoteIP(s.conn))
+		if errors.Is(err, authguard.ErrBusy) || errors.Is(err, store.ErrUnavailable) {
+			return errAuthTemporary
+		}
 		if err != nil || u == nil || u.Disabled {
 			s.l.log.Info("smtp auth failed", "remote", remoteIP(s.conn))
 			return smtp.ErrAuthFailed

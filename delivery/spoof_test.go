@@ -34,7 +34,7 @@ func TestInternalSendersSpoofedOnPort25Refused(t *testing.T) {
 		listenFrom := func(internal bool) string {
 			addr, _, _ := listen(t, svc, delivery.ListenerConfig{
 				TLSConfig: tlsServer(cert),
-				Authenticate: func(ctx context.Context, user, pw string) (*store.User, error) {
+				Authenticate: func(ctx context.Context, user, pw, _ string) (*store.User, error) {
 					if user == "alice@example.nhs.uk" && pw == "pw" {
 						return alice, nil
 					}

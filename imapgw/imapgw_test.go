@@ -57,7 +57,7 @@ func start(t *testing.T, st *store.Store) *env {
 	}
 	e.srv = imapgw.New(imapgw.Config{
 		Store: st, Access: e.g, PollInterval: 50 * time.Millisecond,
-		Authenticate: func(ctx context.Context, login, p string) (*store.User, error) {
+		Authenticate: func(ctx context.Context, login, p, ip string) (*store.User, error) {
 			u, err := st.UserByLogin(ctx, login)
 			if err != nil {
 				return nil, err
@@ -417,7 +417,7 @@ func TestIMAPLoginNeedsTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := imapgw.New(imapgw.Config{Store: st, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Authenticate: func(ctx context.Context, login, p string) (*store.User, error) {
+		Authenticate: func(ctx context.Context, login, p, ip string) (*store.User, error) {
 			u, err := st.UserByLogin(ctx, login)
 			if err != nil {
 				return nil, err

@@ -66,9 +66,10 @@ type Config struct {
 	Store *store.Store
 	// Access grants other users' mailboxes; nil: own mailbox only.
 	Access Access
-	// Authenticate checks a login (with the lockout the other protocols
-	// use); required.
-	Authenticate func(ctx context.Context, login, password string) (*store.User, error)
+	// Authenticate checks a login from the client address ip (with the
+	// lockout the other protocols use, which also audits failures);
+	// required.
+	Authenticate func(ctx context.Context, login, password, ip string) (*store.User, error)
 	// TLSConfig is offered with STARTTLS on a plain listener; serve an
 	// implicit-TLS listener with tls.NewListener instead. Without TLS no
 	// client can log in (LOGINDISABLED).

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"airlock/internal/authguard"
 	"airlock/message"
 	"airlock/store"
 )
@@ -95,9 +96,13 @@ func (s *session) Login(username, password string) (err error) {
 	defer s.guard(&err)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	u, aerr := s.srv.cfg.Authenticate(ctx, username, password)
+	u, aerr := s.srv.cfg.Authenticate(ctx, username, password, s.remote)
+	if errors.Is(aerr, authguard.ErrBusy) || errors.Is(aerr, store.ErrUnavailable) {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Try again later"}
+	}
 	if aerr != nil || u == nil || u.Disabled {
-		s.audit(ctx, "imap.login", "user", strings.ToLower(username), 0, "failure", "")
+		// Not audited here: the authenticator audits failures, in summary
+		// (a guesser's thousands are a few rows a minute).
 		return imapserver.ErrAuthFailed
 	}
 	s.user = u

@@ -59,14 +59,12 @@ type MailQuery struct {
 }
 
 // SearchMail returns a window of a user's live mail matching q, newest
-// first, and how many match in all.
+// first, and how many match in all. The words are matched in Go after the
+// candidates are opened (mailsearch.go, mailmatch.go).
 func (s *Store) SearchMail(ctx context.Context, userID int64, q MailQuery) ([]Item, int64, error) {
 	db := s.db.WithContext(ctx).Model(&Item{}).Where("user_id = ? AND class = ? AND deleted = ?", userID, ClassEmail, false)
 	if len(q.FolderIDs) > 0 {
 		db = db.Where("folder_id IN ?", q.FolderIDs)
-	}
-	for _, w := range strings.Fields(NormalizeSearchText(q.Text)) {
-		db = s.mailWordMatch(db, w) // mailsearch.go
 	}
 	if q.After != nil {
 		db = db.Where("date_received > ?", q.After.UTC())
@@ -77,13 +75,16 @@ func (s *Store) SearchMail(ctx context.Context, userID int64, q MailQuery) ([]It
 	if len(q.ConversationID) > 0 {
 		db = db.Where("conversation_id = ?", q.ConversationID)
 	}
-	var total int64
-	if err := db.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, wrap(err, "search mail")
-	}
 	limit := q.Limit
 	if limit <= 0 || limit > maxDirectoryResults {
 		limit = 100
+	}
+	if words := strings.Fields(NormalizeSearchText(q.Text)); len(words) > 0 {
+		return s.searchMailWords(ctx, db, words, max(q.Offset, 0), limit)
+	}
+	var total int64
+	if err := db.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, wrap(err, "search mail")
 	}
 	var items []Item
 	err := db.Session(&gorm.Session{}).Order("date_received DESC, id DESC").Offset(max(q.Offset, 0)).Limit(limit).Find(&items).Error

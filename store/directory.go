@@ -110,8 +110,8 @@ func (s *Store) SetPhoto(ctx context.Context, userID int64, contentType string, 
 // OofRecord is a user's stored out-of-office settings: Settings is the JSON
 // the oof package writes; Generation changes on every save.
 type OofRecord struct {
-	UserID     int64 `gorm:"primaryKey"`
-	Settings   string
+	UserID     int64  `gorm:"primaryKey"`
+	Settings   string `gorm:"serializer:sealed"` // the reply texts; sealed at rest (keys.go)
 	Generation int64
 	UpdatedAt  time.Time
 }

@@ -49,6 +49,21 @@
 // and the previous one, so a device that lost a response can resend its
 // previous key and get the same answer.
 //
+// Encryption at rest (keys.go, blobs.go, mailmatch.go): raw messages and
+// their search text are sealed (AES-256-GCM) under a data key per blob,
+// wrapped by a master key that is not in the database; secrets in org
+// settings and the message text in summary fields are sealed under named
+// keys it wraps, through gorm serializers. The dedupe hash of a blob is an
+// HMAC. Mailbox search therefore matches words in Go over the user's
+// candidate items, after a keyed trigram filter per text
+// (searchfilter.go) has ruled out most bodies unopened.
+//
+// Sign-in failure counters (authfailures.go) are charged before a password
+// is verified: ReserveAuthAttempt creates each key's row if missing, locks
+// it (SELECT ... FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite) and
+// charges all keys in one transaction, or none when one is locked; a
+// success gives the charge back. ExpireAuthFailures deletes spent rows.
+//
 // The audit log is append-only and hash-chained (each row's hash covers its
 // fields and the previous hash); VerifyAudit detects an edited or removed
 // row. The hash is an HMAC-SHA256 under an audit key that lives outside the

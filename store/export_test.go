@@ -1,6 +1,9 @@
 package store
 
-import "encoding/hex"
+import (
+	"context"
+	"encoding/hex"
+)
 
 // The attacker's tools: the hash algorithms are public, only the key is
 // not.
@@ -13,3 +16,7 @@ var LegacyAuditHash = auditHash
 func KeyedAuditHash(key []byte, e *AuditEvent) string {
 	return keyedPrefix + hex.EncodeToString(auditMAC(key, e))
 }
+
+// ReopenKeys opens the store's keys again, as Open does: for a test that
+// emptied the schema under an open store.
+func ReopenKeys(ctx context.Context, s *Store) error { return s.openKeys(ctx, s.keySource) }

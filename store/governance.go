@@ -413,9 +413,9 @@ type HeldMail struct {
 	UserID    *int64
 	MailFrom  string
 	RcptTo    string // one per line
-	Subject   string
+	Subject   string `gorm:"serializer:sealed"` // sealed at rest (keys.go)
 	Reason    string
-	Data      []byte
+	Data      []byte `gorm:"serializer:sealed"`
 	CreatedAt time.Time
 }
 

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -29,16 +27,6 @@ func bumpFolder(tx *gorm.DB, userID, folderID int64, n int) (int64, error) {
 		return 0, err
 	}
 	return v - int64(n) + 1, nil
-}
-
-// NewBlob stores raw content and returns its id, inside tx.
-func newBlob(tx *gorm.DB, data []byte) (int64, error) {
-	sum := sha256.Sum256(data)
-	b := Blob{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Data: data}
-	if err := tx.Create(&b).Error; err != nil {
-		return 0, wrap(err, "store blob")
-	}
-	return b.ID, nil
 }
 
 // AddItem stores a new item in it.FolderID. For mail, raw is the RFC 5322
@@ -417,7 +405,7 @@ func (s *Store) Blob(ctx context.Context, userID, itemID int64) ([]byte, error) 
 	if err != nil {
 		return nil, wrap(err, fmt.Sprintf("content of item %d", itemID))
 	}
-	return b.Data, nil
+	return s.openBlob(b.DEK, b.Data)
 }
 
 // AttachmentByID returns an attachment and the item holding it, if the item

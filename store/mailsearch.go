@@ -3,13 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"airlock/migrations"
+	"airlock/internal/keyring"
 )
 
 // Mailbox search in the body (EAS Search "Mailbox" and Find FreeText).
@@ -19,10 +20,14 @@ import (
 // several staff, or moved, shares one blob and so one text; a deleted item
 // lets go of its blob (tombstone) and so of its text, which goes with the
 // blob. The text is normalised here, in Go, both when it is stored and
-// when words are looked for, so SQLite and PostgreSQL (whose lower() differ
-// outside ASCII) match the same: plain LIKE on the stored lower-case text,
-// answered on PostgreSQL by a trigram index when pg_trgm is there
-// (mailWordMatch).
+// when words are looked for.
+//
+// At rest the text is sealed under its blob's data key and the subject and
+// preview under the Fields key (keys.go), so the database cannot match
+// words: SearchMail selects the user's candidate items in SQL (folder,
+// dates, conversation) and matches the words here, after opening them.
+// A keyed trigram filter per text (searchfilter.go) spares opening the
+// texts that cannot hold a word.
 
 // MaxSearchText bounds the text kept per message: the first 128 KiB of a
 // body are searchable, what follows (long quoted threads, logs pasted in)
@@ -44,52 +49,50 @@ func NormalizeSearchText(s string) string {
 	return s[:cut]
 }
 
-// blobText is a row of blob_texts.
+// blobText is a row of blob_texts. Body holds the text only for rows
+// stored in clear by an older release; Sealed holds it under the blob's
+// data key, and Grams its trigram filter.
 type blobText struct {
 	BlobID int64 `gorm:"primaryKey"`
 	Body   string
+	Sealed []byte
+	Grams  []byte
 }
 
 func (blobText) TableName() string { return "blob_texts" }
 
-// saveSearchText records the searchable text of a blob inside tx, unless
-// it has one already (the other recipients of one delivery).
+// saveSearchText records the searchable text of a blob inside tx, sealed
+// under the blob's data key, unless it has one already (the other
+// recipients of one delivery).
 func saveSearchText(tx *gorm.DB, blobID int64, text string) error {
 	if blobID == 0 {
 		return nil
 	}
-	return wrap(tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&blobText{BlobID: blobID, Body: text}).Error, "store search text")
-}
-
-// mailWordMatch is the condition one FreeText word (already normalised)
-// puts on an item: in the subject, the addresses, the preview or the body
-// text. The body part is written for each database:
-//
-//   - PostgreSQL, words of three characters or more: the set of texts
-//     that contain the word, found once through the trigram index (a
-//     hashed subplan), then matched against the user's items;
-//   - PostgreSQL, shorter words (trigrams cannot help): the texts of the
-//     user's candidate items, read one by one with LIKE;
-//   - SQLite: the same, with GLOB, which compares bytes and is several
-//     times faster than LIKE's case folding there (the stored text is
-//     lower-case already); instr() is slower still in the pure-Go SQLite.
-func (s *Store) mailWordMatch(db *gorm.DB, word string) *gorm.DB {
-	p := "%" + escapeLike(word) + "%"
-	body := `EXISTS (SELECT 1 FROM blob_texts t WHERE t.blob_id = items.blob_id AND t.body GLOB ?)`
-	arg := any("*" + escapeGlob(word) + "*")
-	if s.dialect == migrations.Postgres {
-		body, arg = `EXISTS (SELECT 1 FROM blob_texts t WHERE t.blob_id = items.blob_id AND t.body LIKE ? ESCAPE '\')`, p
-		if utf8.RuneCountInString(word) >= 3 {
-			body = `items.blob_id IN (SELECT blob_id FROM blob_texts WHERE body LIKE ? ESCAPE '\')`
-		}
+	r, err := ringOf(tx.Statement.Context)
+	if err != nil {
+		return err
 	}
-	return db.Where(`(lower(subject) LIKE ? ESCAPE '\' OR lower(from_addr) LIKE ? ESCAPE '\' OR lower(to_addrs) LIKE ? ESCAPE '\'
-		OR lower(cc_addrs) LIKE ? ESCAPE '\' OR lower(preview) LIKE ? ESCAPE '\' OR `+body+`)`, p, p, p, p, p, arg)
-}
-
-// escapeGlob makes GLOB's wildcards (* ? [) match themselves.
-func escapeGlob(s string) string {
-	return strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]").Replace(s)
+	var b struct {
+		DEK []byte
+		Has bool
+	}
+	res := tx.Raw("SELECT dek, EXISTS (SELECT 1 FROM blob_texts t WHERE t.blob_id = blobs.id) AS has FROM blobs WHERE id = ?", blobID).Scan(&b)
+	if res.Error != nil {
+		return wrap(res.Error, "store search text")
+	}
+	if res.RowsAffected == 0 || b.Has { // freed meanwhile, or the text is there
+		return nil
+	}
+	row := blobText{BlobID: blobID, Body: text}
+	if b.DEK != nil {
+		dek, err := r.DataKey(b.DEK)
+		if err != nil {
+			return fmt.Errorf("store search text: %w", err)
+		}
+		row.Body, row.Sealed = "", dek.Seal([]byte(text), searchTextAAD)
+		row.Grams = newGramHasher(r.Key(keyring.Search)).build(blobID, text)
+	}
+	return wrap(tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error, "store search text")
 }
 
 // BackfillSearchText gives up to batch stored messages without a
@@ -110,14 +113,18 @@ func (s *Store) BackfillSearchText(ctx context.Context, index func(raw []byte) s
 	}
 	for _, id := range ids {
 		var b Blob
-		if err := s.db.WithContext(ctx).Select("id", "data").First(&b, id).Error; err != nil {
+		if err := s.db.WithContext(ctx).Select("id", "data", "dek").First(&b, id).Error; err != nil {
 			if err := wrap(err, "search text backfill"); !errors.Is(err, ErrNotFound) {
 				return 0, err
 			}
 			continue // freed meanwhile
 		}
-		text := NormalizeSearchText(index(b.Data))
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return saveSearchText(tx, id, text) })
+		raw, err := s.openBlob(b.DEK, b.Data)
+		if err != nil {
+			return 0, err
+		}
+		text := NormalizeSearchText(index(raw))
+		err = s.tx(ctx, func(tx *gorm.DB) error { return saveSearchText(tx, id, text) })
 		if err != nil && !errors.Is(err, ErrConflict) { // the blob was freed meanwhile
 			return 0, err
 		}

@@ -109,12 +109,18 @@ type Folder struct {
 	UpdatedAt       time.Time
 }
 
-// Blob is raw content stored once (an RFC 5322 message, a picture).
+// Blob is raw content stored once (an RFC 5322 message, a picture). At
+// rest Data is sealed under the blob's own data key, kept in DEK wrapped
+// by the master key (keys.go, blobs.go).
 type Blob struct {
-	ID        int64
-	SHA256    string `gorm:"column:sha256"`
+	ID int64
+	// Digest is HMAC-SHA256 of the content under the dedupe key, in hex:
+	// equal content has equal digests, and the database alone cannot
+	// confirm a guessed message. (The column is still named sha256.)
+	Digest    string `gorm:"column:sha256"`
 	Size      int64
 	Data      []byte
+	DEK       []byte `gorm:"column:dek"`
 	CreatedAt time.Time
 }
 
@@ -135,11 +141,13 @@ type Item struct {
 	BlobID    *int64
 	Size      int64
 	MessageID string
-	Subject   string
-	FromAddr  string
-	ToAddrs   string
-	CcAddrs   string
-	ReplyTo   string
+	// Subject, ThreadTopic, Preview and Props carry message text: sealed
+	// at rest under the Fields key (keys.go).
+	Subject  string `gorm:"serializer:sealed"`
+	FromAddr string
+	ToAddrs  string
+	CcAddrs  string
+	ReplyTo  string
 	// BccAddrs: the Bcc list of a draft or of the sender's own Sent Items
 	// copy (never of a received mail).
 	BccAddrs string
@@ -155,18 +163,18 @@ type Item struct {
 	HasAttachments    bool
 	IsDraft           bool
 	MessageClass      string
-	ThreadTopic       string
+	ThreadTopic       string `gorm:"serializer:sealed"`
 	ConversationID    []byte
 	ConversationIndex []byte
 	Categories        string // JSON array of strings, or empty
 	LastVerb          int
 	LastVerbAt        *time.Time
-	Preview           string
+	Preview           string `gorm:"serializer:sealed"`
 
 	UID       string // iCalendar or vCard UID
 	StartTime *time.Time
 	EndTime   *time.Time
-	Props     string // JSON of the class's structured fields
+	Props     string `gorm:"serializer:sealed"` // JSON of the class's structured fields
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -292,10 +300,12 @@ type DeviceRule struct {
 	UpdatedAt   time.Time
 }
 
-// OrgSetting is one organisation-wide setting.
+// OrgSetting is one organisation-wide setting. Values are sealed at rest
+// under the Settings key (keys.go): several are secrets (the web signing
+// key, TOTP secrets, the MDM webhook secret).
 type OrgSetting struct {
 	Key       string `gorm:"primaryKey"`
-	Value     string
+	Value     string `gorm:"serializer:secret"`
 	UpdatedAt time.Time
 }
 

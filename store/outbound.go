@@ -23,7 +23,7 @@ type OutboundMail struct {
 	UserID      *int64 // the sender, who gets any bounce; nil once deleted
 	MailFrom    string
 	RcptTo      string // envelope recipients, one per line
-	Data        []byte
+	Data        []byte `gorm:"serializer:sealed"` // sealed at rest (keys.go)
 	Attempts    int
 	NextAttempt time.Time
 	LastError   string

@@ -22,8 +22,8 @@ type SMSMessage struct {
 	Sender      string // the sender's address
 	Address     string // the mail address written (+447700900123@sms.example.nhs.uk)
 	ToNumber    string // E.164
-	Body        string
-	Subject     string
+	Body        string `gorm:"serializer:sealed"` // sealed at rest (keys.go)
+	Subject     string `gorm:"serializer:sealed"`
 	MessageID   string
 	Attempts    int
 	NextAttempt time.Time

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"airlock/internal/keyring"
 	"airlock/migrations"
 )
 
@@ -42,6 +43,10 @@ type Store struct {
 	hooks   changeHooks // OnCommit (notify.go)
 	// auditKey keys the audit chain's HMAC (Options.AuditKey).
 	auditKey []byte
+	// keys seal secrets and mail at rest (keys.go); keySource is where
+	// the master key came from, for rotation.
+	keys      *keyring.Ring
+	keySource keyring.Source
 }
 
 // Options tune Open.
@@ -54,12 +59,18 @@ type Options struct {
 	// outside the database, or anyone who can write the database could
 	// recompute the chain. Without it, appends to a keyed chain fail.
 	AuditKey []byte
+	// MasterKey says where the master key comes from (keys.go). Unset:
+	// $AIRLOCK_MASTER_KEY, else $AIRLOCK_MASTER_KEY_FILE, else (SQLite) a
+	// file master.key beside the database, made on first open.
+	MasterKey keyring.Source
 }
 
 // Open connects to dsn, which is either a postgres:// (or postgresql://)
 // URL, a key=value PostgreSQL connection string starting with "host=", or a
 // path to a SQLite file (created if missing). Pending migrations are applied
-// unless opts.SkipMigrate is set.
+// unless opts.SkipMigrate is set. The database's keys are opened with the
+// master key (opts.MasterKey); a missing or wrong key fails with
+// ErrMasterKey.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -109,6 +120,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := s.openKeys(ctx, opts.MasterKey); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if err := s.registerKeyCallbacks(); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -127,16 +146,34 @@ func dialectorFor(dsn string) (migrations.Dialect, gorm.Dialector, error) {
 		return "", nil, fmt.Errorf("unsupported database URL scheme in %q: use a SQLite file path or postgres://", redactDSN(dsn))
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return "", nil, fmt.Errorf("create database directory: %w", err)
-		}
+	if err := createPrivate(path); err != nil {
+		return "", nil, err
 	}
 	// _txlock=immediate: a read-then-write transaction (every counter bump)
 	// must take the write lock at BEGIN, or concurrent ones fail with
 	// SQLITE_BUSY instead of waiting.
 	q := "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	return migrations.SQLite, sqlite.Open("file:" + path + q), nil
+}
+
+// createPrivate makes a new SQLite database file readable by its owner
+// only (0600, in a 0700 directory if it makes one) before SQLite opens it:
+// SQLite gives its -wal and -shm files the database file's mode. Existing
+// files keep their modes; the server warns when they are wider.
+func createPrivate(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return f.Close()
 }
 
 // redactDSN hides a password in a URL before it reaches a message.
@@ -243,7 +280,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // hooks once it has committed.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	cs := &changeSet{}
-	ctx = context.WithValue(ctx, changeSetKey{}, cs)
+	ctx = context.WithValue(withKeys(ctx, s.keys), changeSetKey{}, cs)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := fn(tx); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +93,10 @@ func TestMigrationsIdempotentAndReversible(t *testing.T) {
 			if err := s.MigrateUpByOne(ctx); err != nil {
 				t.Fatalf("up by one from %d: %v", v, err)
 			}
+		}
+		// The schema was emptied: the keyring too.
+		if err := store.ReopenKeys(ctx, s); err != nil {
+			t.Fatal(err)
 		}
 		u := newUser(t, s, "after.upgrade@example.nhs.uk")
 		addMail(t, s, u, inbox(t, s, u), "still works")
@@ -535,26 +540,107 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 
 func TestAuthFailuresLockOut(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		key := "user:a@example.nhs.uk"
-		var until *time.Time
+		key := "acct:1"
+		limits := []store.AuthLimit{{Key: key, Limit: 5}, {Key: "ip:192.0.2.1", Limit: 50}}
 		for i := 1; i <= 5; i++ {
-			n, u, err := s.RecordAuthFailure(ctx, key, time.Minute, 5, time.Hour)
-			if err != nil || n != i {
-				t.Fatalf("failure %d: n=%d err=%v", i, n, err)
+			r, until, err := s.ReserveAuthAttempt(ctx, limits, time.Minute, time.Hour)
+			if err != nil || until != nil || r == nil {
+				t.Fatalf("attempt %d: %v %v %v", i, r, until, err)
 			}
-			until = u
-		}
-		if until == nil {
-			t.Fatal("not locked after 5 failures")
+			if locking := len(r.Locking) > 0; locking != (i == 5) {
+				t.Fatalf("attempt %d: locking %v", i, r.Locking)
+			}
 		}
 		if got, _ := s.AuthLockedUntil(ctx, key); got == nil {
 			t.Fatal("lock not reported")
+		}
+		r, until, err := s.ReserveAuthAttempt(ctx, limits, time.Minute, time.Hour)
+		if err != nil || r != nil || until == nil {
+			t.Fatalf("sixth attempt: %v %v %v", r, until, err)
+		}
+		// A locked account charges nothing to the address.
+		if af, _ := s.AuthFailures(ctx, "ip:192.0.2.1"); af.Failures != 5 {
+			t.Fatalf("address charged %d", af.Failures)
 		}
 		if err := s.ClearAuthFailures(ctx, key); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.AuthLockedUntil(ctx, key); got != nil {
 			t.Fatal("lock survived clear")
+		}
+	})
+}
+
+// A success gives its charge back: the account's counter is forgotten, the
+// address's loses one, and a lock the successful attempt set is lifted (an
+// office behind one address is not locked by its own sign-ins).
+func TestAuthReservationReleasedOnSuccess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ip := "ip:192.0.2.9"
+		for i := 0; i < 3; i++ {
+			r, _, err := s.ReserveAuthAttempt(ctx, []store.AuthLimit{{Key: fmt.Sprintf("acct:%d", i), Limit: 10}, {Key: ip, Limit: 3}}, time.Minute, time.Hour)
+			if err != nil || r == nil {
+				t.Fatal(r, err)
+			}
+			if err := s.ReleaseAuthAttempt(ctx, r, fmt.Sprintf("acct:%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if until, _ := s.AuthLockedUntil(ctx, ip); until != nil {
+			t.Fatal("three successes locked the address")
+		}
+		if af, _ := s.AuthFailures(ctx, ip); af.Failures != 0 {
+			t.Fatalf("address counts %d after successes", af.Failures)
+		}
+		if _, err := s.AuthFailures(ctx, "acct:1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("account counter kept: %v", err)
+		}
+	})
+}
+
+// Expired counters go; a lock that still holds stays.
+func TestAuthFailuresExpire(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		s.ReserveAuthAttempt(ctx, []store.AuthLimit{{Key: "name:old", Limit: 5}}, time.Minute, time.Hour)
+		s.ReserveAuthAttempt(ctx, []store.AuthLimit{{Key: "name:locked", Limit: 1}}, time.Minute, time.Hour)
+		n, err := s.ExpireAuthFailures(ctx, time.Now().Add(time.Second))
+		if err != nil || n != 1 {
+			t.Fatalf("expired %d: %v", n, err)
+		}
+		if _, err := s.AuthFailures(ctx, "name:old"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("old counter kept: %v", err)
+		}
+		if until, _ := s.AuthLockedUntil(ctx, "name:locked"); until == nil {
+			t.Fatal("a holding lock was expired")
+		}
+	})
+}
+
+// The lockout race: a failure is reserved before the password is verified,
+// so 200 concurrent attempts get no more than the limit through, on both
+// databases and whatever the interleaving.
+func TestLockoutRaceReservesBeforeVerifying(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		var granted, refused atomic.Int64
+		var wg sync.WaitGroup
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, until, err := s.ReserveAuthAttempt(ctx, []store.AuthLimit{{Key: "acct:7", Limit: 10}, {Key: fmt.Sprintf("ip:192.0.2.%d", i%4), Limit: 50}}, time.Minute, time.Hour)
+				switch {
+				case err != nil:
+					t.Error(err)
+				case r != nil:
+					granted.Add(1)
+				case until != nil:
+					refused.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if granted.Load() != 10 || refused.Load() != 190 {
+			t.Fatalf("%d attempts granted, %d refused; want 10 and 190", granted.Load(), refused.Load())
 		}
 	})
 }

@@ -343,8 +343,9 @@ func (s *Store) BlobsOf(ctx context.Context, userID int64, ids []int64) (map[int
 	var rows []struct {
 		ItemID int64
 		Data   []byte
+		DEK    []byte
 	}
-	err := s.db.WithContext(ctx).Table("items").Select("items.id AS item_id, blobs.data AS data").
+	err := s.db.WithContext(ctx).Table("items").Select("items.id AS item_id, blobs.data AS data, blobs.dek AS dek").
 		Joins("JOIN blobs ON blobs.id = items.blob_id").
 		Where("items.id IN ? AND items.user_id = ? AND items.deleted = ?", ids, userID, false).
 		Scan(&rows).Error
@@ -352,7 +353,9 @@ func (s *Store) BlobsOf(ctx context.Context, userID int64, ids []int64) (map[int
 		return nil, wrap(err, "item contents")
 	}
 	for _, r := range rows {
-		out[r.ItemID] = r.Data
+		if out[r.ItemID], err = s.openBlob(r.DEK, r.Data); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -133,31 +133,21 @@ func (s *Store) SubjectOrder(ctx context.Context, userID, folderID int64, unread
 	if _, err := s.FolderByID(ctx, userID, folderID); err != nil {
 		return nil, err
 	}
-	// Two columns, scanned without gorm's reflection: this reads every
-	// message of the folder. Where subjects are stored encrypted, this is
-	// where they are opened.
+	// Two columns of every message of the folder, read into Items so that
+	// the sealed subject is opened by its serializer (keys.go).
 	db := s.db.WithContext(ctx).Model(&Item{}).Select("id", "subject").
 		Where("folder_id = ? AND deleted = ?", folderID, false)
-	rows, err := mailFilter(db, unread, flagged).Rows()
-	if err != nil {
+	var items []Item
+	if err := mailFilter(db, unread, flagged).Find(&items).Error; err != nil {
 		return nil, wrap(err, "subject order")
 	}
-	defer rows.Close()
 	type keyed struct {
 		id  int64
 		key string
 	}
-	var ks []keyed
-	for rows.Next() {
-		var k keyed
-		if err := rows.Scan(&k.id, &k.key); err != nil {
-			return nil, wrap(err, "subject order")
-		}
-		k.key = strings.ToLower(strings.TrimSpace(k.key))
-		ks = append(ks, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap(err, "subject order")
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		ks[i] = keyed{it.ID, strings.ToLower(strings.TrimSpace(it.Subject))}
 	}
 	// Equal subjects: the newest message first (ids grow with arrival).
 	slices.SortFunc(ks, func(a, b keyed) int {

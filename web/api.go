@@ -126,6 +126,8 @@ func (s *Server) apiToken(c echo.Context) error {
 		return c.JSON(http.StatusTooManyRequests, apiError{Error: err.Error()})
 	case errors.Is(err, errLoginFailed):
 		return c.JSON(http.StatusUnauthorized, apiError{Error: err.Error()})
+	case errors.Is(err, errLoginTooLong):
+		return c.JSON(http.StatusBadRequest, apiError{Error: err.Error()})
 	case err != nil:
 		return err
 	}
@@ -142,13 +144,13 @@ func (s *Server) apiToken(c echo.Context) error {
 		if secret == "" {
 			return c.JSON(http.StatusForbidden, apiError{Error: "two-step sign-in is required: set it up in the dashboard first"})
 		}
-		ok, err := s.checkTOTP(ctx, u, secret, req.TOTP)
-		if err != nil {
+		ok, err := s.checkCode(c, "api_totp", u, secret, req.TOTP)
+		if errors.Is(err, errTooManyAttempts) {
+			return c.JSON(http.StatusTooManyRequests, apiError{Error: err.Error()})
+		} else if err != nil {
 			return err
 		}
 		if !ok {
-			s.limits.account.allow(u.Email)
-			s.audit(c, &store.AuditEvent{Actor: u.Email, Action: "auth.totp", TargetType: "user", Target: u.Email, UserID: &u.ID, Outcome: "failure", Detail: "api token"})
 			return c.JSON(http.StatusUnauthorized, apiError{Error: "a valid \"totp\" code is required"})
 		}
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"airlock/internal/password"
+	"airlock/internal/authguard"
 	"airlock/store"
 )
 
@@ -27,42 +27,58 @@ import (
 // wrong password and disabled account look the same.
 var errLoginFailed = errors.New("the address or password is not right")
 
-// errTooManyAttempts is answered when a client or account is rate-limited.
+// errTooManyAttempts is answered when a client or account is rate-limited
+// or locked.
 var errTooManyAttempts = errors.New("too many attempts; wait a minute and try again")
 
-// checkPassword verifies a sign-in, rate-limited per client address and
-// per account, and audits the outcome.
+// errLoginTooLong refuses a login longer than any address.
+var errLoginTooLong = errors.New("the address is too long")
+
+// checkPassword verifies a sign-in through the guard (the lockout every
+// entry point shares) and audits a success; the guard audits failures.
 func (s *Server) checkPassword(c echo.Context, login, pw, via string) (*store.User, error) {
-	ctx := c.Request().Context()
 	ip := c.RealIP()
-	acct := strings.ToLower(strings.TrimSpace(login))
-	if !s.limits.ip.allow(ip) || !s.limits.account.available(acct) {
-		s.audit(c, &store.AuditEvent{Actor: acct, Action: "auth." + via, TargetType: "user", Target: acct, Outcome: "rate_limited"})
+	if !s.limits.ip.allow(ip) {
+		s.auditRefusal(c, "auth."+via, "", "rate limited")
 		return nil, errTooManyAttempts
 	}
-	fail := func(why string) (*store.User, error) {
-		s.limits.account.allow(acct)
-		s.audit(c, &store.AuditEvent{Actor: acct, Action: "auth." + via, TargetType: "user", Target: acct, Outcome: "failure", Detail: why})
+	if strings.TrimSpace(login) == "" || pw == "" {
 		return nil, errLoginFailed
 	}
-	if acct == "" || pw == "" {
-		return fail("empty credentials")
-	}
-	u, err := s.store.UserByLogin(ctx, acct)
-	if errors.Is(err, store.ErrNotFound) {
-		password.VerifyDummy(pw) // same cost as a wrong password
-		return fail("unknown user")
-	} else if err != nil {
+	u, err := s.guard.Check(c.Request().Context(), "auth."+via, login, pw, ip)
+	switch {
+	case errors.Is(err, authguard.ErrFailed):
+		return nil, errLoginFailed
+	case errors.Is(err, authguard.ErrLocked), errors.Is(err, authguard.ErrBusy):
+		return nil, errTooManyAttempts
+	case errors.Is(err, authguard.ErrLoginTooLong):
+		return nil, errLoginTooLong
+	case err != nil:
 		return nil, err
 	}
-	if err := password.Verify(pw, u.PasswordHash); err != nil {
-		return fail("wrong password")
-	}
 	if u.Disabled {
-		return fail("account disabled")
+		s.audit(c, &store.AuditEvent{Actor: u.Email, Action: "auth." + via, TargetType: "user", Target: u.Email, UserID: &u.ID, Outcome: "failure", Detail: "account disabled"})
+		return nil, errLoginFailed
 	}
 	s.audit(c, &store.AuditEvent{Actor: u.Email, Action: "auth." + via, TargetType: "user", Target: u.Email, UserID: &u.ID, Outcome: "success"})
 	return u, nil
+}
+
+// checkCode checks a second-factor code for u through the guard: a
+// counter per account shared by every node, and the account's lock.
+func (s *Server) checkCode(c echo.Context, via string, u *store.User, secret, code string) (bool, error) {
+	err := s.guard.CheckCode(c.Request().Context(), "auth."+via, u, c.RealIP(), func() (bool, error) {
+		return s.checkTOTP(c.Request().Context(), u, secret, code)
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, authguard.ErrFailed):
+		return false, nil
+	case errors.Is(err, authguard.ErrLocked):
+		return false, errTooManyAttempts
+	}
+	return false, err
 }
 
 func (s *Server) home(c echo.Context) error {
@@ -85,10 +101,9 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	login := c.FormValue("login")
 	u, err := s.checkPassword(c, login, c.FormValue("password"), "web_login")
 	if err != nil {
-		if errors.Is(err, errLoginFailed) || errors.Is(err, errTooManyAttempts) {
-			code := http.StatusUnauthorized
-			if errors.Is(err, errTooManyAttempts) {
-				code = http.StatusTooManyRequests
+		if code := loginErrorCode(err); code != 0 {
+			if len(login) > authguard.MaxLogin {
+				login = "" // not echoed back
 			}
 			return s.render(c, code, "login.html", "Sign in", map[string]any{"Next": next, "Login": login, "Error": capitalise(err.Error()) + "."})
 		}
@@ -107,6 +122,20 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, s.secondFactorURL(c, id)+"?next="+urlQuery(next))
 	}
 	return c.Redirect(http.StatusSeeOther, landing(u, next))
+}
+
+// loginErrorCode is the HTTP status of a refused sign-in, or 0 for an
+// error that is the server's.
+func loginErrorCode(err error) int {
+	switch {
+	case errors.Is(err, errLoginFailed):
+		return http.StatusUnauthorized
+	case errors.Is(err, errTooManyAttempts):
+		return http.StatusTooManyRequests
+	case errors.Is(err, errLoginTooLong):
+		return http.StatusBadRequest
+	}
+	return 0
 }
 
 // landing is where a user goes after signing in.
@@ -222,16 +251,19 @@ func (s *Server) totpSubmit(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/account/totp")
 	}
 	acct := id.User.Email
-	if !s.limits.ip.allow(c.RealIP()) || !s.limits.account.available(acct) {
+	tooMany := func() error {
 		return s.render(c, http.StatusTooManyRequests, "totp.html", "Second step", map[string]any{"Next": next, "Error": "Too many attempts; wait a minute and try again."})
 	}
-	ok, err := s.checkTOTP(ctx, id.User, secret, c.FormValue("code"))
-	if err != nil {
+	if !s.limits.ip.allow(c.RealIP()) {
+		return tooMany()
+	}
+	ok, err := s.checkCode(c, "totp", id.User, secret, c.FormValue("code"))
+	if errors.Is(err, errTooManyAttempts) {
+		return tooMany()
+	} else if err != nil {
 		return err
 	}
 	if !ok {
-		s.limits.account.allow(acct)
-		s.audit(c, &store.AuditEvent{Action: "auth.totp", TargetType: "user", Target: acct, UserID: &id.User.ID, Outcome: "failure"})
 		return s.render(c, http.StatusUnauthorized, "totp.html", "Second step", map[string]any{"Next": next, "Error": "That code is not right, or was already used. Wait for the next one."})
 	}
 	s.audit(c, &store.AuditEvent{Action: "auth.totp", TargetType: "user", Target: acct, UserID: &id.User.ID, Outcome: "success"})
@@ -306,15 +338,16 @@ func (s *Server) totpEnrolSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.limits.ip.allow(c.RealIP()) || !s.limits.account.available(id.User.Email) {
+	if !s.limits.ip.allow(c.RealIP()) {
 		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many attempts; wait a minute and try again.")
 	}
-	ok, err := s.checkTOTP(ctx, id.User, key.Secret(), c.FormValue("code"))
-	if err != nil {
+	ok, err := s.checkCode(c, "totp_enrol", id.User, key.Secret(), c.FormValue("code"))
+	if errors.Is(err, errTooManyAttempts) {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many attempts; wait a minute and try again.")
+	} else if err != nil {
 		return err
 	}
 	if !ok {
-		s.limits.account.allow(id.User.Email)
 		s.flash(c, "That code did not match. Check the phone's clock and try the next code.")
 		return c.Redirect(http.StatusSeeOther, "/account/totp")
 	}

@@ -209,8 +209,8 @@ func (s *Server) autodiscoverAuth(c echo.Context) (*store.User, int) {
 			return u, http.StatusOK
 		case errors.Is(err, activesync.ErrAccountDisabled):
 			return nil, http.StatusForbidden
-		case errors.As(err, &pe) && pe.HTTP == http.StatusUnauthorized:
-			return nil, http.StatusUnauthorized
+		case errors.As(err, &pe) && (pe.HTTP == http.StatusUnauthorized || pe.HTTP == http.StatusBadRequest):
+			return nil, pe.HTTP
 		}
 		s.log.Warn("autodiscover authentication", "err", err)
 		return nil, http.StatusServiceUnavailable
@@ -224,6 +224,8 @@ func (s *Server) autodiscoverAuth(c echo.Context) (*store.User, int) {
 		return nil, http.StatusTooManyRequests
 	case errors.Is(err, errLoginFailed):
 		return nil, http.StatusUnauthorized
+	case errors.Is(err, errLoginTooLong):
+		return nil, http.StatusBadRequest
 	}
 	s.log.Warn("autodiscover authentication", "err", err)
 	return nil, http.StatusServiceUnavailable

@@ -39,7 +39,21 @@ type testEnv struct {
 // fastHash keeps test users cheap to create and to sign in.
 var fastHash = password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
+// newEnv is newEnvDefaults with the admins' second factor turned off, as
+// an organisation may (an audited setting): most tests sign admins in with
+// a password alone. TestAdminTOTPRequiredByDefault and TestAdminTOTP cover
+// the second factor.
 func newEnv(t testing.TB, st *store.Store) *testEnv {
+	t.Helper()
+	e := newEnvDefaults(t, st)
+	if err := st.SetSetting(context.Background(), settingTOTPRequired, "false"); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newEnvDefaults is a whole server with the organisation's defaults.
+func newEnvDefaults(t testing.TB, st *store.Store) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	devs := devices.New(st, nil)
@@ -53,6 +67,7 @@ func newEnv(t testing.TB, st *store.Store) *testEnv {
 	eas := activesync.New(activesync.Options{Store: st, Devices: devs, Authenticator: auth})
 	w := NewServer(Deps{Store: st, Devices: devs, EAS: eas, EASAuth: auth, Hostname: "mail.example.nhs.uk", Log: testLogger(t)})
 	w.auditRL = newLimiterSet(1000, 1000) // tests count every refusal
+	w.guard.Policy.Delay = time.Millisecond
 	srv := httptest.NewServer(w)
 	env := &testEnv{t: t, URL: srv.URL, Store: st, Web: w, Devs: devs, EAS: eas, panics: counterValue(metrics.PanicsRecovered)}
 	t.Cleanup(func() {

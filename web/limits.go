@@ -56,16 +56,15 @@ func (l *limiterSet) allow(key string) bool { return l.get(key).Allow() }
 // available reports whether key has a token, without taking it.
 func (l *limiterSet) available(key string) bool { return l.get(key).Tokens() >= 1 }
 
-// loginLimits bound password and code guessing: every attempt costs the
-// client address a token; every failure costs the account one.
+// loginLimits slow sign-in attempts per client address on this node,
+// before any lookup. The lockout itself (per account and per address,
+// shared by all nodes and entry points) is authguard's.
 type loginLimits struct {
-	ip      *limiterSet
-	account *limiterSet
+	ip *limiterSet
 }
 
 func newLoginLimits() *loginLimits {
 	return &loginLimits{
-		ip:      newLimiterSet(1.0/3, 20), // 20 at once, then one every 3 s
-		account: newLimiterSet(1.0/30, 5), // 5 failures, then one every 30 s
+		ip: newLimiterSet(1.0/3, 20), // 20 at once, then one every 3 s
 	}
 }

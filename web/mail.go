@@ -76,6 +76,8 @@ func (n folderNode) Indent() int { return min(n.Depth, 6) }
 // mailShell is what every mail page shows around its content: the tree.
 type mailShell struct {
 	Tree []folderNode
+	// SearchQuery fills the search box (mail_search.go).
+	SearchQuery string
 }
 
 // OwnFolders says whether the user made any mail folder.
@@ -313,7 +315,11 @@ func (s *Server) mailList(c echo.Context) error {
 		}
 	}
 	for i := range items {
-		d.Rows = append(d.Rows, rowOf(f.ID, &items[i]))
+		r := rowOf(f.ID, &items[i])
+		if f.Type == store.FolderDrafts && items[i].IsDraft {
+			r.URL = composePath + "?draft=" + strconv.FormatInt(items[i].ID, 10) // a draft opens to be finished
+		}
+		d.Rows = append(d.Rows, r)
 	}
 	// Paging: forward has a next page if there is more that way; coming
 	// back from a later page there always is one after.

@@ -60,6 +60,8 @@ type mailReadData struct {
 	MoveTo      []folderNode
 	InDeleted   bool
 	InJunk      bool
+	// InDrafts: the message is a draft, which opens in the compose form.
+	InDrafts bool
 }
 
 // mailItem returns the folder and the live item of the user named by the
@@ -131,7 +133,7 @@ func (s *Server) mailRead(c echo.Context) error {
 	u := itemURL(f.ID, it.ID)
 	d := &mailReadData{mailShell: mailShell{Tree: tree}, Folder: f, Item: it, URL: u, ListURL: "/mail/" + strconv.FormatInt(f.ID, 10),
 		Subject: nonEmpty(it.Subject, "(no subject)"), From: it.FromAddr, To: it.ToAddrs, Cc: it.CcAddrs, Flagged: it.FlagStatus == 2,
-		InDeleted: f.Type == store.FolderDeletedItems, InJunk: isJunkName(f.Name) && f.ParentID == 0}
+		InDeleted: f.Type == store.FolderDeletedItems, InJunk: isJunkName(f.Name) && f.ParentID == 0, InDrafts: f.Type == store.FolderDrafts}
 	if it.DateReceived != nil {
 		d.Date = fullDate(*it.DateReceived)
 	}

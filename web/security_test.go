@@ -359,17 +359,20 @@ func TestLoginRateLimited(t *testing.T) {
 	e.addUser("victim@example.nhs.uk", "right-pass-1", store.RoleUser)
 	b := e.browser()
 	var last *resp
-	for i := 0; i < 7; i++ {
+	// The account's limit is the one every entry point shares
+	// (authguard.DefaultPolicy): 10 failures, then locked.
+	for i := 0; i < 11; i++ {
 		last = b.login("victim@example.nhs.uk", "wrong")
 	}
 	if last.Code != http.StatusTooManyRequests {
-		t.Fatalf("after 7 failures: HTTP %d, want 429", last.Code)
+		t.Fatalf("after 11 failures: HTTP %d, want 429", last.Code)
 	}
-	// Even the right password waits now: the account is limited.
+	// Even the right password waits now: the account is locked.
 	if p := b.login("victim@example.nhs.uk", "right-pass-1"); p.Code != http.StatusTooManyRequests {
 		t.Fatalf("right password while limited: HTTP %d, want 429", p.Code)
 	}
-	if !e.audited("auth.web_login", "rate_limited") || !e.audited("auth.web_login", "failure") {
+	e.Web.guard.Flush(context.Background())
+	if !e.audited("auth.web_login", "locked") || !e.audited("auth.web_login", "failure") {
 		t.Error("failures and rate limiting not audited")
 	}
 }
@@ -413,4 +416,92 @@ func regexpFind(t *testing.T, expr, s string) string {
 		t.Fatalf("no match for %s", expr)
 	}
 	return m[1]
+}
+
+// The second-factor step shares the lockout: an account that ActiveSync
+// (or any entry point) locked is refused at the code prompt, and wrong
+// codes are counted per account in the store (every node sees them), on a
+// counter that a fresh password sign-in does not reset.
+func TestLockoutCoversTOTPStep(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		u := e.addUser("admin@example.nhs.uk", "admin-pass-12", store.RoleAdmin)
+		secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+		if err := st.SetSetting(ctx, settingTOTPSecret+strconv.FormatInt(u.ID, 10), secret); err != nil {
+			t.Fatal(err)
+		}
+		code := func() string { c, _ := totp.GenerateCodeCustom(secret, time.Now(), totpOpts); return c }
+		submit := func(b *browser, c string) int {
+			f := b.get("/login/totp")
+			return b.post("/login/totp", url.Values{"_csrf": {f.csrf(t)}, "code": {c}}).Code
+		}
+		b := e.browser()
+		if p := b.login("admin@example.nhs.uk", "admin-pass-12"); !strings.HasPrefix(p.Location, "/login/totp") {
+			t.Fatalf("sign-in lands on %q", p.Location)
+		}
+		// ActiveSync locks the account (wrong passwords through an alias).
+		for i := 0; i < 10; i++ {
+			e.Web.guard.Check(ctx, "auth", `EXAMPLE\ADMIN`, "wrong", "192.0.2.7")
+		}
+		if got := submit(b, code()); got != http.StatusTooManyRequests {
+			t.Fatalf("right code for an account EAS locked: HTTP %d, want 429", got)
+		}
+		st.ClearAuthFailures(ctx, "acct:"+strconv.FormatInt(u.ID, 10))
+
+		// Ten wrong codes lock the second factor, through a new sign-in too.
+		for i := 0; i < 10; i++ {
+			if got := submit(b, "000000"); got != http.StatusUnauthorized {
+				t.Fatalf("wrong code %d: HTTP %d", i, got)
+			}
+		}
+		b2 := e.browser()
+		if p := b2.login("admin@example.nhs.uk", "admin-pass-12"); !strings.HasPrefix(p.Location, "/login/totp") {
+			t.Fatalf("second sign-in lands on %q", p.Location)
+		}
+		if got := submit(b2, code()); got != http.StatusTooManyRequests {
+			t.Fatalf("right code after 10 wrong ones: HTTP %d, want 429", got)
+		}
+		if _, err := st.AuthFailures(ctx, "totp:"+strconv.FormatInt(u.ID, 10)); err != nil {
+			t.Fatalf("code failures not counted in the store: %v", err)
+		}
+	})
+}
+
+// Admin second factor on by default: with no setting stored, an admin who
+// signs in with a password is sent to enrol and gets no API token; turning
+// the requirement off is an explicit, audited setting.
+func TestAdminTOTPRequiredByDefault(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvDefaults(t, st)
+		e.addUser("admin@example.nhs.uk", "admin-pass-12", store.RoleAdmin)
+		e.addUser("other@example.nhs.uk", "other-pass-12", store.RoleAdmin)
+		b := e.browser()
+		if p := b.login("admin@example.nhs.uk", "admin-pass-12"); !strings.HasPrefix(p.Location, "/account/totp") {
+			t.Fatalf("admin without a second factor lands on %q, want enrolment", p.Location)
+		}
+		if p := b.get("/admin"); p.Code != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/account/totp") {
+			t.Fatalf("/admin before enrolment: HTTP %d %q", p.Code, p.Location)
+		}
+		if code, _ := e.api("POST", "/api/v1/token", "", map[string]string{"username": "admin@example.nhs.uk", "password": "admin-pass-12"}); code != http.StatusForbidden {
+			t.Fatalf("API token before enrolment: HTTP %d, want 403", code)
+		}
+		// Enrolled, the admin turns the requirement off: audited.
+		enrol := b.get("/account/totp")
+		secret := regexpFind(t, `<code>([A-Z2-7]+)</code>`, enrol.Body)
+		code, _ := totp.GenerateCodeCustom(secret, time.Now(), totpOpts)
+		if p := b.post("/account/totp", url.Values{"_csrf": {enrol.csrf(t)}, "code": {code}}); p.Code != http.StatusSeeOther {
+			t.Fatalf("enrol: HTTP %d", p.Code)
+		}
+		if p := b.postForm("/admin/settings", "/admin/settings", url.Values{"section": {"security"}, "max_devices": {"5"}}); p.Code != http.StatusSeeOther {
+			t.Fatalf("settings: HTTP %d", p.Code)
+		}
+		evs, _ := st.ListAudit(context.Background(), store.AuditFilter{Action: "settings.changed", Limit: 10})
+		if len(evs) == 0 || !strings.Contains(evs[0].Detail, "admin_totp_required=false") || evs[0].Actor != "admin@example.nhs.uk" {
+			t.Fatalf("turning the second factor off not audited: %+v", evs)
+		}
+		if p := e.browser().login("other@example.nhs.uk", "other-pass-12"); p.Location != "/admin" {
+			t.Fatalf("with the requirement off, an admin lands on %q", p.Location)
+		}
+	})
 }

@@ -22,7 +22,7 @@ import (
 // Org setting keys owned by the web layer.
 const (
 	settingSessionKey    = "web_session_key"     // hex HS256 key shared by every node
-	settingTOTPRequired  = "admin_totp_required" // "true": admins must use a second factor
+	settingTOTPRequired  = "admin_totp_required" // admins must use a second factor unless "false"
 	settingTOTPSecret    = "totp:"               // + user id: the enrolled TOTP secret
 	settingTOTPPending   = "totp_pending:"       // + user id: a secret being enrolled
 	settingTOTPLastStep  = "totp_last:"          // + user id: last accepted time step (no replay)
@@ -252,8 +252,10 @@ func (s *Server) needsMFA(ctx context.Context, u *store.User) (bool, error) {
 	if !u.IsAdmin() {
 		return false, nil
 	}
-	req, err := s.store.Setting(ctx, settingTOTPRequired, "false")
-	return req == "true", err
+	// Required unless turned off explicitly (an audited setting): a
+	// missing or unreadable value keeps the second factor.
+	req, err := s.store.Setting(ctx, settingTOTPRequired, "true")
+	return req != "false", err
 }
 
 // sessionMaxAge is how long a browser session may last in all, however

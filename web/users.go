@@ -300,11 +300,11 @@ type settingsData struct {
 
 func (s *Server) settingsData(ctx context.Context) (*settingsData, error) {
 	d := &settingsData{}
-	v, err := s.store.Setting(ctx, settingTOTPRequired, "false")
+	v, err := s.store.Setting(ctx, settingTOTPRequired, "true")
 	if err != nil {
 		return nil, err
 	}
-	d.TOTPRequired = v == "true"
+	d.TOTPRequired = v != "false"
 	if d.MaxDevices, err = s.store.Setting(ctx, devices.SettingMaxDevices, "10"); err != nil {
 		return nil, err
 	}

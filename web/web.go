@@ -63,6 +63,7 @@ import (
 
 	"airlock/activesync"
 	"airlock/devices"
+	"airlock/internal/authguard"
 	"airlock/internal/metrics"
 	"airlock/scheduling"
 	"airlock/store"
@@ -88,12 +89,22 @@ type Deps struct {
 	// same checker, lockout and cache as ActiveSync). Nil uses the web
 	// sign-in's own password check.
 	EASAuth activesync.Authenticator
+	// Guard checks every password and second-factor code (lockout shared
+	// with ActiveSync, IMAP and SMTP through the store; one bounded
+	// verifier). Nil: one on Store with the default policy.
+	Guard *authguard.Guard
 	// Delegations serves the calendars delegated to a user (issue 9,
 	// delegations.go); nil: none are served.
 	Delegations DelegatedCalendars
 	// Meetings sends the meeting mail of the staff web's diary and records
 	// answers (diary*.go); nil: meetings can be saved but not sent.
 	Meetings *scheduling.Service
+	// Mail sends what staff compose in /mail (compose.go) through the same
+	// path as EAS SendMail; nil: the web cannot send.
+	Mail MailSubmitter
+	// MaxMessageSize bounds a composed message with its attachments
+	// (default delivery.DefaultMaxMessageSize).
+	MaxMessageSize int64
 	// Secure says clients reach the server over HTTPS (directly or through
 	// a TLS proxy): cookies get the Secure flag and pages send HSTS.
 	Secure bool
@@ -116,6 +127,7 @@ type Server struct {
 	e       *echo.Echo
 	log     *slog.Logger
 	store   *store.Store
+	guard   *authguard.Guard
 	devs    *devices.Service
 	pages   map[string]*pageTemplate
 	keys    *keyring
@@ -160,8 +172,11 @@ func NewServer(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Guard == nil && d.Store != nil {
+		d.Guard = authguard.New(d.Store, d.Log)
+	}
 	s := &Server{
-		d: d, log: d.Log, store: d.Store, devs: d.Devices,
+		d: d, log: d.Log, store: d.Store, devs: d.Devices, guard: d.Guard,
 		keys:    &keyring{st: d.Store},
 		limits:  newLoginLimits(),
 		auditRL: newLimiterSet(1, 5), // refusals audited per client address
@@ -236,7 +251,8 @@ func (s *Server) routes() *echo.Echo {
 	// Session or Basic credentials, so calendar apps can subscribe.
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
 
-	s.mailRoutes(h) // the staff web's mail (mail.go)
+	s.mailRoutes(h)       // the staff web's mail (mail.go)
+	s.composeRoutes(e, h) // composing, drafts, signature, search (compose.go)
 
 	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)

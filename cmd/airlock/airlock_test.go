@@ -120,6 +120,40 @@ func TestUserCommandsOnBothDatabases(t *testing.T) {
 	}
 }
 
+// Admin second factor and password strength at the command line: an
+// administrator's password needs 12 characters and may not be a common one,
+// on user add and on passwd.
+func TestAdminPasswordPolicyInCLI(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			db := storetest.DSN(t, dialect)
+			add := func(pw string, admin bool) (string, int) {
+				args := []string{"user", "add", "--db", db, "--email", "boss@example.nhs.uk", "--name", "Boss"}
+				if admin {
+					args = append(args, "--admin")
+				}
+				_, errOut, code := run(t, pw+"\n", args...)
+				return errOut, code
+			}
+			for _, tc := range []struct{ pw, want string }{
+				{"12345678", "too short"},
+				{"password1234", "most common"},
+				{"Welcome@2025", "most common"},
+			} {
+				if errOut, code := add(tc.pw, true); code == 0 || !strings.Contains(errOut, tc.want) {
+					t.Fatalf("admin with %q: exit %d, %q; want %q", tc.pw, code, errOut, tc.want)
+				}
+			}
+			if errOut, code := add("kettle orbit pencil", true); code != 0 {
+				t.Fatalf("admin with a passphrase: %q", errOut)
+			}
+			if _, errOut, code := run(t, "Password2024!\n", "user", "passwd", "--db", db, "--email", "boss@example.nhs.uk"); code == 0 || !strings.Contains(errOut, "most common") {
+				t.Fatalf("passwd to a common password: exit %d, %q", code, errOut)
+			}
+		})
+	}
+}
+
 func TestBadInvocationsGiveOneLineErrors(t *testing.T) {
 	cases := [][]string{
 		{"user", "list", "--db", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"},

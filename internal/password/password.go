@@ -28,7 +28,10 @@ type Params struct {
 // the reference 2-core machine. EAS clients send Basic credentials on every
 // request, so callers cache successful verifications (see activesync's
 // authenticator) rather than raise the cost further.
-var Default = Params{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+var Default = Params{Memory: DefaultMemoryKiB, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// DefaultMemoryKiB is the memory one Default verification takes.
+const DefaultMemoryKiB = 19 * 1024
 
 // ErrMismatch is returned by Verify when the password is wrong.
 var ErrMismatch = errors.New("password: mismatch")

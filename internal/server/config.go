@@ -37,8 +37,14 @@ type Config struct {
 	// and autodiscover. Default: the domain part of Hostname.
 	Domain string
 	// DataDir keeps files that are not in the database: the generated
-	// self-signed certificate. Default ./data.
+	// self-signed certificate, the master key file with PostgreSQL.
+	// Default ./data; made 0700.
 	DataDir string
+	// MasterKeyFile holds the master key that seals secrets and mail at
+	// rest (internal/keyring). $AIRLOCK_MASTER_KEY, the key itself, takes
+	// precedence. Default: master.key beside a SQLite database, or in
+	// DataDir for PostgreSQL; made on a new database's first start.
+	MasterKeyFile string
 	// TLSCert and TLSKey are PEM files. Without them (and without PlainHTTP)
 	// a self-signed certificate is generated in DataDir.
 	TLSCert, TLSKey string

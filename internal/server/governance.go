@@ -19,6 +19,7 @@ import (
 	"airlock/delivery"
 	"airlock/governance"
 	"airlock/imapgw"
+	"airlock/internal/authguard"
 	"airlock/internal/netallow"
 	"airlock/scheduling"
 	"airlock/sms"
@@ -145,14 +146,13 @@ func (g *governanceParts) useMail(st *store.Store, m *mailParts, log *slog.Logge
 
 // startListeners opens IMAP and submission, internal networks only. tc is
 // the server's certificate (required).
-func (g *governanceParts) startListeners(cfg Config, st *store.Store, mail *mailParts, tc *tls.Config, out io.Writer) error {
+func (g *governanceParts) startListeners(cfg Config, st *store.Store, mail *mailParts, guard *authguard.Guard, tc *tls.Config, out io.Writer) error {
 	if cfg.IMAPListen == "" && cfg.IMAPStartTLSListen == "" && cfg.SubmissionListen == "" {
 		return nil
 	}
 	if tc == nil {
 		return errors.New("IMAP and submission need TLS: a certificate (--tls-cert/--tls-key, or the generated one)")
 	}
-	auth := smtpAuthenticator(st)
 	listen := func(service, addr string) (net.Listener, error) {
 		raw, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -165,7 +165,7 @@ func (g *governanceParts) startListeners(cfg Config, st *store.Store, mail *mail
 		return &netallow.Listener{Listener: raw, Nets: cfg.internalNets, Refused: a.Refused}, nil
 	}
 	if cfg.IMAPListen != "" || cfg.IMAPStartTLSListen != "" {
-		g.imap = imapgw.New(imapgw.Config{Store: st, Access: g.svc, Authenticate: auth, TLSConfig: tc, Log: g.log})
+		g.imap = imapgw.New(imapgw.Config{Store: st, Access: g.svc, Authenticate: mailAuthenticator(guard, "auth.imap"), TLSConfig: tc, Log: g.log})
 		if cfg.IMAPListen != "" {
 			ln, err := listen("imap", cfg.IMAPListen)
 			if err != nil {
@@ -184,7 +184,7 @@ func (g *governanceParts) startListeners(cfg Config, st *store.Store, mail *mail
 	}
 	if cfg.SubmissionListen != "" {
 		g.sub = delivery.NewListeners(mail.svc, delivery.ListenerConfig{
-			Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc, Authenticate: auth,
+			Hostname: cfg.Hostname, MaxMessageSize: cfg.MaxMessageSize, TLSConfig: tc, Authenticate: mailAuthenticator(guard, "auth.submission"),
 		}, g.log)
 		ln, err := listen("submission", cfg.SubmissionListen)
 		if err != nil {

@@ -8,14 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
-	"airlock/activesync"
 	"airlock/delivery"
+	"airlock/internal/authguard"
 	"airlock/internal/netallow"
-	"airlock/internal/password"
 	"airlock/push"
 	"airlock/store"
 )
@@ -96,7 +94,7 @@ type mailParts struct {
 // startMail starts the change notifier, the relay worker and the SMTP/LMTP
 // listeners. tc, when not nil, is offered with STARTTLS on SMTP.
 // rules, when not nil, are the health-service rules (issue 9).
-func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config, log *slog.Logger, out io.Writer, rules delivery.Rules) (*mailParts, error) {
+func startMail(ctx context.Context, cfg Config, st *store.Store, guard *authguard.Guard, tc *tls.Config, log *slog.Logger, out io.Writer, rules delivery.Rules) (*mailParts, error) {
 	m := &mailParts{log: log}
 	broker, stopBroker, err := push.Attach(ctx, st, log)
 	if err != nil {
@@ -124,7 +122,7 @@ func startMail(ctx context.Context, cfg Config, st *store.Store, tc *tls.Config,
 		// signing in (delivery/spoof.go).
 		Internal: internalAddr(nets), OwnDomains: []string{cfg.Domain, cfg.Hostname, smsDomain(cfg)}}
 	if tc != nil {
-		lc.Authenticate = smtpAuthenticator(st)
+		lc.Authenticate = mailAuthenticator(guard, "auth.smtp")
 		// Submission is for the internal networks only (as on the
 		// submission listener); from elsewhere port 25 takes mail for
 		// local users and nothing more.
@@ -193,25 +191,18 @@ func (m *mailParts) stop(ctx context.Context) {
 	}
 }
 
-// smtpAuthenticator checks SMTP AUTH credentials against the users'
-// passwords, with the same per-account lockout counters as ActiveSync.
-func smtpAuthenticator(st *store.Store) func(ctx context.Context, login, pw string) (*store.User, error) {
-	lock := activesync.DefaultLockout
-	return func(ctx context.Context, login, pw string) (*store.User, error) {
-		key := "user:" + strings.ToLower(strings.TrimSpace(login))
-		if until, err := st.AuthLockedUntil(ctx, key); err != nil {
-			return nil, err
-		} else if until != nil && until.After(time.Now()) {
-			return nil, errors.New("account locked")
-		}
-		u, err := st.UserByLogin(ctx, login)
+// mailAuthenticator checks SMTP AUTH and IMAP LOGIN credentials through
+// the node's guard: the same counters (by account and by address), lockout
+// and bounded verifier as ActiveSync and the web.
+func mailAuthenticator(g *authguard.Guard, action string) func(ctx context.Context, login, pw, ip string) (*store.User, error) {
+	return func(ctx context.Context, login, pw, ip string) (*store.User, error) {
+		u, err := g.Check(ctx, action, login, pw, ip)
 		if err != nil {
-			password.VerifyDummy(pw)
-		} else if err = password.Verify(pw, u.PasswordHash); err == nil && !u.Disabled {
-			return u, nil
+			return nil, err
 		}
-		st.RecordAuthFailure(ctx, key, lock.Window, lock.UserLimit, lock.Lockout)
-		time.Sleep(lock.Delay)
-		return nil, errors.New("authentication failed")
+		if u.Disabled {
+			return nil, errors.New("account disabled")
+		}
+		return u, nil
 	}
 }

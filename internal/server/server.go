@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"airlock/activesync"
 	"airlock/devices"
+	"airlock/internal/authguard"
 	"airlock/store"
 	"airlock/web"
 )
@@ -25,15 +27,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	auditKey, err := AuditKey(cfg.DataDir, true) // auditkey.go
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, AuditKey: auditKey})
+	keySrc := store.MasterKeySource(cfg.DB, cfg.MasterKeyFile, cfg.DataDir)
+	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, AuditKey: auditKey, MasterKey: keySrc})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	warnWideModes(log, privateFiles(cfg, st, keySrc)) // atrest.go
+	if err := sealExisting(ctx, st, log); err != nil {
+		return err
+	}
 
 	devs := devices.New(st, log)
 	if err := devs.EnsureDefaults(ctx); err != nil {
@@ -58,7 +68,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	// calls them (governance.go).
 	gov := newGovernance(ctx, cfg, st, log, out)
 	defer gov.stop(context.Background())
-	mail, err := startMail(ctx, cfg, st, tc, log, out, gov.rules)
+	// One guard for every entry point: EAS, the web, IMAP and SMTP share
+	// its lockout and its bound on password verifications.
+	guard := authguard.New(st, log)
+	stopSweep := sweepAuth(ctx, guard, log)
+	defer stopSweep()
+	mail, err := startMail(ctx, cfg, st, guard, tc, log, out, gov.rules)
 	if err != nil {
 		return err
 	}
@@ -71,10 +86,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		}
 	}
 	defer stopMail(context.Background())
-	if err := gov.startListeners(cfg, st, mail, govTLS(&cfg, tc), out); err != nil { // issue 9
+	if err := gov.startListeners(cfg, st, mail, guard, govTLS(&cfg, tc), out); err != nil { // issue 9
 		return err
 	}
-	auth := &activesync.BasicAuth{Store: st, Audit: devs}
+	auth := &activesync.BasicAuth{Store: st, Guard: guard, Audit: devs}
 	eas := activesync.New(activesync.Options{
 		Store:         st,
 		Devices:       devs,
@@ -88,9 +103,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	})
 	handler := web.NewServer(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
-		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
-		Delegations: gov.svc, // issue 9: delegated calendars
-		Meetings:    gov.svc.Meetings,
+		EAS: eas, EASAuth: auth, Guard: guard, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
+		Delegations: gov.svc,                                      // delegated calendars
+		Mail:        mail.svc, MaxMessageSize: cfg.MaxMessageSize, // the staff web's compose
+		Meetings: gov.svc.Meetings, // the staff web's diary
 
 		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
 	})

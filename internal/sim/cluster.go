@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"airlock/internal/keyring"
 	"airlock/internal/testpg"
 )
 
@@ -162,6 +163,12 @@ func StartCluster(ctx context.Context, bin string, nodes int, out io.Writer) (*C
 		return nil, err
 	}
 	c.DB = c.PG.URL(name)
+	// Every node, and this process's own store, must open the database
+	// with one master key: a throwaway one, in the environment they all
+	// inherit, unless one is given.
+	if os.Getenv(keyring.EnvKey) == "" {
+		os.Setenv(keyring.EnvKey, keyring.Encode(keyring.GenerateKey()))
+	}
 	// Migrate once before the nodes start, so they do not race for it.
 	if out, err := exec.Command(c.Bin, "migrate", "--db", c.DB).CombinedOutput(); err != nil {
 		c.Stop()

@@ -6,18 +6,42 @@
 //
 // Call storetest.Main from the package's TestMain so the PostgreSQL server is
 // stopped after the tests.
+//
+// Every store it opens is sealed under one fixed test master key
+// (MasterKey), which it also puts in $AIRLOCK_MASTER_KEY (replacing any),
+// so that servers and airlock binaries started by tests on these
+// databases open them too.
 package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"airlock/internal/keyring"
 	"airlock/internal/testpg"
 	"airlock/store"
 )
+
+// MasterKey is the test master key; never use it outside tests.
+var MasterKey = func() []byte {
+	sum := sha256.Sum256([]byte("airlock storetest master key"))
+	return sum[:]
+}()
+
+// Options are the store options of the stores opened here.
+func Options() store.Options {
+	return store.Options{MasterKey: keyring.Source{Key: MasterKey}}
+}
+
+func init() {
+	k, _ := keyring.NewKey(MasterKey)
+	os.Setenv(keyring.EnvKey, keyring.Encode(k))
+	os.Unsetenv(keyring.EnvKeyFile)
+}
 
 // Main runs the tests and stops the shared PostgreSQL server.
 func Main(m *testing.M) {
@@ -48,7 +72,7 @@ func Postgres(t testing.TB) (*testpg.Server, string) {
 		if templateErr != nil {
 			return
 		}
-		s, err := store.Open(context.Background(), srv.URL(templateName), store.Options{})
+		s, err := store.Open(context.Background(), srv.URL(templateName), Options())
 		if err != nil {
 			templateErr = err
 			return
@@ -69,7 +93,7 @@ func Postgres(t testing.TB) (*testpg.Server, string) {
 func OpenPostgres(t testing.TB) *store.Store {
 	t.Helper()
 	srv, name := Postgres(t)
-	s, err := store.Open(context.Background(), srv.URL(name), store.Options{})
+	s, err := store.Open(context.Background(), srv.URL(name), Options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +104,7 @@ func OpenPostgres(t testing.TB) *store.Store {
 // OpenSQLite returns a fresh migrated store in a temporary SQLite file.
 func OpenSQLite(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), store.Options{})
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "airlock.db"), Options())
 	if err != nil {
 		t.Fatal(err)
 	}

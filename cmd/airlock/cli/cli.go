@@ -184,7 +184,7 @@ func openStore(ctx context.Context, dsn string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler), AuditKey: key})
+	st, err := store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler), AuditKey: key, MasterKey: masterKeySource(dsn)})
 	if err != nil {
 		return nil, err
 	}

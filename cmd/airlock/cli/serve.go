@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"airlock/internal/keyring"
 	"airlock/internal/server"
 )
 
@@ -15,7 +16,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&c.Listen, "listen", envOr("AIRLOCK_LISTEN", "127.0.0.1:8443"), "address to listen on; use 0.0.0.0:8443 to let phones in ($AIRLOCK_LISTEN)")
 	fs.StringVar(&c.Hostname, "hostname", envOr("AIRLOCK_HOSTNAME", ""), "public host name devices use (default: this machine's name) ($AIRLOCK_HOSTNAME)")
 	fs.StringVar(&c.Domain, "domain", envOr("AIRLOCK_DOMAIN", ""), "mail domain (default: the hostname's domain) ($AIRLOCK_DOMAIN)")
-	fs.StringVar(&c.DataDir, "data-dir", envOr("AIRLOCK_DATA_DIR", "data"), "directory for the generated certificate ($AIRLOCK_DATA_DIR)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr("AIRLOCK_DATA_DIR", "data"), "directory for the generated certificate, and the master key with PostgreSQL ($AIRLOCK_DATA_DIR)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", envOr(keyring.EnvKeyFile, ""), "master key file (default master.key beside a SQLite database, or in --data-dir); $"+keyring.EnvKey+", the key itself in base64, takes precedence ($"+keyring.EnvKeyFile+")")
 	fs.StringVar(&c.TLSCert, "tls-cert", envOr("AIRLOCK_TLS_CERT", ""), "TLS certificate PEM file ($AIRLOCK_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", envOr("AIRLOCK_TLS_KEY", ""), "TLS key PEM file ($AIRLOCK_TLS_KEY)")
 	plain, _ := strconv.ParseBool(envOr("AIRLOCK_PLAIN_HTTP", "false"))

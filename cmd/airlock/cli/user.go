@@ -31,7 +31,7 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 	if u.Email == "" || u.DisplayName == "" {
 		return errors.New("--email and --name are required")
 	}
-	pw, err := readPassword(e)
+	pw, err := readNewPassword(e, *admin)
 	if err != nil {
 		return err
 	}
@@ -74,10 +74,21 @@ func readPassword(e *env) (string, error) {
 		return "", errors.New("no password on standard input")
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < 8 {
-		return "", errors.New("password too short: use at least 8 characters")
+	if pw == "" {
+		return "", errors.New("empty password on standard input")
 	}
 	return pw, nil
+}
+
+// readNewPassword reads a password to set, and applies the password rules
+// (password.Check: length, 12 characters for an administrator, no common
+// password).
+func readNewPassword(e *env, admin bool) (string, error) {
+	pw, err := readPassword(e)
+	if err != nil {
+		return "", err
+	}
+	return pw, password.Check(pw, admin)
 }
 
 func splitName(display string) (first, last string) {
@@ -145,7 +156,7 @@ func userCommand(ctx context.Context, e *env, args []string, name string, fn fun
 
 func runUserPasswd(ctx context.Context, e *env, args []string) error {
 	return userCommand(ctx, e, args, "passwd", func(st *store.Store, u *store.User) error {
-		pw, err := readPassword(e)
+		pw, err := readNewPassword(e, u.IsAdmin())
 		if err != nil {
 			return err
 		}
