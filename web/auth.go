@@ -165,6 +165,7 @@ func (s *Server) logout(c echo.Context) error {
 		if err := s.revokeSessions(c.Request().Context(), id.User.ID); err != nil {
 			return err
 		}
+		s.live.endUser(id.User.ID)
 		s.audit(c, &store.AuditEvent{Action: "auth.logout", TargetType: "user", Target: id.User.Email, UserID: &id.User.ID})
 	}
 	s.clearSessionCookie(c)

@@ -307,8 +307,8 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		c.Set(identityKey, id)
-		// Renew on activity.
-		if exp := id.Claims.ExpiresAt; exp != nil && exp.Sub(s.d.Now()) < s.d.SessionTTL/sessionRenewFraction &&
+		// Renew on activity; what the browser does on its own is not.
+		if exp := id.Claims.ExpiresAt; !passiveRequest(c) && exp != nil && exp.Sub(s.d.Now()) < s.d.SessionTTL/sessionRenewFraction &&
 			exp.Before(id.Claims.sessionStart().Add(s.sessionMaxAge(id.User))) {
 			if err := s.renewSession(c, id); err != nil {
 				s.log.Warn("renew session", "err", err)

@@ -102,6 +102,10 @@ type Deps struct {
 	SessionMaxAge, AdminSessionMaxAge time.Duration
 	// APITokenTTL is an API bearer token's lifetime (default 30 minutes).
 	APITokenTTL time.Duration
+	// Changes are the store's committed changes (a push.Broker, the one
+	// that wakes held Pings); they feed the mail pages' live updates
+	// (live.go). Nil: no live updates.
+	Changes activesync.Notifier
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -122,6 +126,8 @@ type Server struct {
 	subjects subjectCache
 	// counts caches folder counts by change counter (mail.go).
 	counts countCache
+	// live counts the open live-update streams (live.go).
+	live liveHub
 }
 
 // New returns the HTTP handler of the whole server.
@@ -232,7 +238,8 @@ func (s *Server) routes() *echo.Echo {
 	// Session or Basic credentials, so calendar apps can subscribe.
 	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
 
-	s.mailRoutes(h) // the staff web's mail (mail.go)
+	h.GET("/mail/events", s.mailEvents) // live updates (live.go)
+	s.mailRoutes(h)                     // the staff web's mail (mail.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)

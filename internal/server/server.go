@@ -89,7 +89,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	handler := web.NewServer(web.Deps{
 		Store: st, Devices: devs, Log: log, Hostname: cfg.Hostname, Domain: cfg.Domain,
 		EAS: eas, EASAuth: auth, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
-		Delegations: gov.svc, // issue 9: delegated calendars
+		Delegations: gov.svc,     // issue 9: delegated calendars
+		Changes:     mail.broker, // live updates of the mail pages
 
 		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
 	})
