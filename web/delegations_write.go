@@ -3,7 +3,7 @@ package web
 // Managing a delegated calendar (issue 9, governance/calendar_write.go): a
 // delegate holding calendar send_on_behalf adds, changes and cancels the
 // owner's appointments and meetings and answers the meeting requests the
-// owner received, from /my/delegations/<owner>/diary. The grant is
+// owner received, from /account/delegations/<owner>/diary. The grant is
 // checked by governance on every request; no grant, a read-only or
 // mail-only one, a revoked one and an unknown owner all get the same 403.
 // Every action and refusal is audited there.
@@ -47,7 +47,7 @@ func (s *Server) diaries() DelegatedDiaries {
 }
 
 func diaryPath(owner string) string {
-	return "/my/delegations/" + url.PathEscape(owner) + "/diary"
+	return "/account/delegations/" + url.PathEscape(owner) + "/diary"
 }
 
 var errNoDiary = echo.NewHTTPError(http.StatusForbidden, "You have no delegated access to manage this calendar.")
@@ -115,7 +115,7 @@ func (s *Server) delegateDiary(c echo.Context) error {
 	if err != nil {
 		return diaryError(err)
 	}
-	data := &diaryData{Diary: diary, Path: diaryPath(owner.Email), Base: "/my/delegations/" + url.PathEscape(owner.Email), Zone: defaultZone}
+	data := &diaryData{Diary: diary, Path: diaryPath(owner.Email), Base: "/account/delegations/" + url.PathEscape(owner.Email), Zone: defaultZone}
 	loc, _ := pim.ResolveTimeZone(defaultZone)
 	if uid := c.QueryParam("edit"); uid != "" {
 		for i := range diary.Events {

@@ -71,8 +71,8 @@ func TestOpenRedirectAfterSignInStaysOnSite(t *testing.T) {
 		b := e.browser()
 		page := b.get("/login?next=" + url.QueryEscape(v))
 		p := b.post("/login", url.Values{"_csrf": {page.csrf(t)}, "login": {"staff@example.nhs.uk"}, "password": {"staff-pass-1"}, "next": {v}})
-		if p.Location != "/my" {
-			t.Errorf("next %q: redirected to %q, want /my", v, p.Location)
+		if p.Location != "/mail" {
+			t.Errorf("next %q: redirected to %q, want /mail", v, p.Location)
 		}
 		if strings.Contains(page.Body, "evil.example") {
 			t.Errorf("next %q: echoed into the sign-in form", v)

@@ -223,20 +223,7 @@ func (s *Server) routes() *echo.Echo {
 	h.POST("/account/totp", s.totpEnrolSubmit, s.requireSession)
 	h.POST("/logout", s.logout)
 
-	my := h.Group("/my", s.requireUser)
-	my.GET("", s.myDevices)
-	my.GET("/devices/:id/wipe", s.myWipeConfirm)
-	my.POST("/devices/:id/wipe", s.myWipe)
-	my.GET("/delegations", s.myDelegations)          // issue 9: delegated calendars (delegations.go)
-	my.POST("/delegates", s.myGrantDelegate)         // issue 9: the owner grants (delegations_grant.go)
-	my.POST("/delegates/revoke", s.myRevokeDelegate) // and revokes
-	// issue 9: managing a delegated calendar (delegations_write.go)
-	my.GET("/delegations/:owner/diary", s.delegateDiary)
-	my.POST("/delegations/:owner/events", s.delegateSaveEvent)
-	my.POST("/delegations/:owner/events/cancel", s.delegateCancelEvent)
-	my.POST("/delegations/:owner/requests/:id/respond", s.delegateRespond)
-	// Session or Basic credentials, so calendar apps can subscribe.
-	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
+	s.accountRoutes(h) // the user's own account, and /my's old addresses (account.go)
 
 	h.GET("/mail/events", s.mailEvents) // live updates (live.go)
 	s.mailRoutes(h)                     // the staff web's mail (mail.go)
