@@ -96,6 +96,10 @@ type Deps struct {
 	// SessionTTL is a session token's lifetime (default 20 minutes); it is
 	// renewed on activity.
 	SessionTTL time.Duration
+	// SharedIdle is the idle timeout of a session signed in with "this is
+	// a shared computer" (default 10 minutes): every click renews it, and
+	// after that long without one the session is over (shared.go).
+	SharedIdle time.Duration
 	// SessionMaxAge and AdminSessionMaxAge bound a browser session however
 	// active it is: after that the user signs in again (defaults 12 and 8
 	// hours, a clinical shift and an office day).
@@ -149,6 +153,9 @@ func NewServer(d Deps) *Server {
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 20 * time.Minute
+	}
+	if d.SharedIdle <= 0 {
+		d.SharedIdle = 10 * time.Minute
 	}
 	if d.SessionMaxAge <= 0 {
 		d.SessionMaxAge = 12 * time.Hour

@@ -7,7 +7,7 @@
 // 390x844), is refused a change with a wrong current password (the error
 // next to the field), then changes the password and stays signed in. The
 // second profile is sent to sign-in on its next click, and signs in with
-// the new password.
+// the new password, as on a shared computer (a cookie without expiry).
 //
 // Environment: AIRLOCK_USER, AIRLOCK_PASSWORD, AIRLOCK_NEW_PASSWORD, CHROMIUM.
 import { chromium } from 'playwright-core';
@@ -110,8 +110,18 @@ try {
   expect(new URL(b.url()).pathname === '/login', `the other browser is sent to sign-in, not ${b.url()}`);
   await signIn(b, password);
   expect(await b.isVisible('text=The address or password is not right'), 'the old password is refused');
-  await signIn(b, newPassword);
+  // Signing in again, on a shared computer: the cookie ends with the
+  // browser (no expiry), unlike the first browser's.
+  await b.goto(`${base}/login`);
+  await axeCheck(b, 'sign-in');
+  await b.fill('#login', user);
+  await b.fill('#password', newPassword);
+  await b.check('#shared');
+  await Promise.all([b.waitForNavigation(), b.click('form[action="/login"] button[type=submit]')]);
   expect(new URL(b.url()).pathname !== '/login', 'the new password signs in');
+  const sessionOf = async (ctx) => (await ctx.cookies()).find((c) => c.name === 'airlock_session');
+  expect((await sessionOf(ctxB)).expires === -1, 'a shared computer gets a browser-session cookie');
+  expect((await sessionOf(ctxA)).expires > Date.now() / 1000, 'a normal session gets a persistent cookie');
   console.log('STEP done');
 } catch (err) {
   failed = true;
