@@ -9,8 +9,8 @@ package governance
 // their own. What is served, and what is not:
 //
 //   - The owner's calendar as an iCalendar file (RFC 5545), from the web:
-//     /my/delegations lists the diaries shared with the signed-in user,
-//     and /my/delegations/<owner>/calendar.ics is the diary itself. The
+//     /account/delegations lists the diaries shared with the signed-in user,
+//     and /account/delegations/<owner>/calendar.ics is the diary itself. The
 //     file works as a download and as a subscription ("internet calendar"
 //     in Outlook, Thunderbird, iOS and Android calendar apps): it accepts
 //     the web session or the user's own Airlock credentials (HTTP Basic),

@@ -93,7 +93,7 @@ func (s *Server) home(c echo.Context) error {
 }
 
 func (s *Server) loginForm(c echo.Context) error {
-	return s.render(c, http.StatusOK, "login.html", "Sign in", map[string]any{"Next": safeNext(c.QueryParam("next"))})
+	return s.render(c, http.StatusOK, "login.html", "Sign in", map[string]any{"Next": safeNext(c.QueryParam("next")), "SharedIdle": s.sharedIdleText()})
 }
 
 func (s *Server) loginSubmit(c echo.Context) error {
@@ -105,7 +105,8 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			if len(login) > authguard.MaxLogin {
 				login = "" // not echoed back
 			}
-			return s.render(c, code, "login.html", "Sign in", map[string]any{"Next": next, "Login": login, "Error": capitalise(err.Error()) + "."})
+			return s.render(c, code, "login.html", "Sign in", map[string]any{"Next": next, "Login": login, "Error": capitalise(err.Error()) + ".",
+				"Shared": c.FormValue("shared") == "yes", "SharedIdle": s.sharedIdleText()})
 		}
 		return err
 	}
@@ -114,7 +115,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.setSessionCookie(c, u, false); err != nil {
+	if err := s.setSessionCookie(c, u, false, c.FormValue("shared") == "yes"); err != nil {
 		return err
 	}
 	if mfa {
@@ -194,6 +195,7 @@ func (s *Server) logout(c echo.Context) error {
 		if err := s.revokeSessions(c.Request().Context(), id.User.ID); err != nil {
 			return err
 		}
+		s.live.endUser(id.User.ID)
 		s.audit(c, &store.AuditEvent{Action: "auth.logout", TargetType: "user", Target: id.User.Email, UserID: &id.User.ID})
 	}
 	s.clearSessionCookie(c)
@@ -267,7 +269,7 @@ func (s *Server) totpSubmit(c echo.Context) error {
 		return s.render(c, http.StatusUnauthorized, "totp.html", "Second step", map[string]any{"Next": next, "Error": "That code is not right, or was already used. Wait for the next one."})
 	}
 	s.audit(c, &store.AuditEvent{Action: "auth.totp", TargetType: "user", Target: acct, UserID: &id.User.ID, Outcome: "success"})
-	if err := s.setSessionCookie(c, id.User, true); err != nil {
+	if err := s.setSessionCookie(c, id.User, true, id.Claims.Shared); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, landing(id.User, next))
@@ -358,7 +360,7 @@ func (s *Server) totpEnrolSubmit(c echo.Context) error {
 		return err
 	}
 	s.audit(c, &store.AuditEvent{Action: "auth.totp_enrolled", TargetType: "user", Target: id.User.Email, UserID: &id.User.ID})
-	if err := s.setSessionCookie(c, id.User, true); err != nil {
+	if err := s.setSessionCookie(c, id.User, true, id.Claims.Shared); err != nil {
 		return err
 	}
 	s.flash(c, "Two-step sign-in is on. You will be asked for a code each time you sign in.")

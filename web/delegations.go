@@ -1,8 +1,8 @@
 package web
 
 // Delegated calendars (issue 9, governance/calendar.go): the diaries other
-// users let the signed-in user read, listed at /my/delegations and served
-// as iCalendar at /my/delegations/<owner>/calendar.ics. The file accepts
+// users let the signed-in user read, listed at /account/delegations and served
+// as iCalendar at /account/delegations/<owner>/calendar.ics. The file accepts
 // the web session or the user's own credentials (HTTP Basic, with the
 // same checker and lockout as ActiveSync), so that calendar apps can
 // subscribe to it; the grant is checked on every fetch.
@@ -62,7 +62,7 @@ func (s *Server) myDelegations(c echo.Context) error {
 }
 
 func calendarPath(owner string) string {
-	return "/my/delegations/" + url.PathEscape(owner) + "/calendar.ics"
+	return "/account/delegations/" + url.PathEscape(owner) + "/calendar.ics"
 }
 
 // delegatedCalendarICS serves one owner's calendar to a delegate. Unknown

@@ -1,6 +1,6 @@
 package web
 
-// The owner's own control of their delegates (issue 9): on /my, a mailbox
+// The owner's own control of their delegates (issue 9): on /account, a mailbox
 // owner gives a colleague read or send-on-behalf access to their mail or
 // calendar, and ends it. The grant and revocation go through the same
 // governance calls as `airlock delegate grant|revoke`, so the same rules
@@ -37,7 +37,7 @@ func (s *Server) grants() DelegateGrants {
 	return g
 }
 
-const delegatesAnchor = "/my#delegates"
+const delegatesAnchor = "/account#delegates"
 
 // colleague resolves the address typed in the form to an enabled user, or
 // nil (unknown and disabled alike).
@@ -111,7 +111,7 @@ func (s *Server) myRevokeDelegate(c echo.Context) error {
 		return s.refuseGrant(c, "delegate.revoke", addr+": "+scope+": unknown scope", "Nothing was changed: choose mail or calendar.")
 	}
 	// No enabled test here: a grant to someone since disabled still shows
-	// on /my and can still be ended.
+	// on /account and can still be ended.
 	who, err := s.store.UserByAddress(c.Request().Context(), addr)
 	if errors.Is(err, store.ErrNotFound) || addr == "" {
 		return s.refuseGrant(c, "delegate.revoke", addr+": "+scope+": no such colleague", noAccess(addr, scope))

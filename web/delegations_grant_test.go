@@ -56,8 +56,8 @@ func TestOwnerGrantsAndRevokesFromMy(t *testing.T) {
 		if r := newPA.get(diary); r.Code != http.StatusForbidden {
 			t.Fatalf("diary before the grant: HTTP %d", r.Code)
 		}
-		if my := owner.get("/my"); !strings.Contains(my.Body, `action="/my/delegates"`) {
-			t.Fatalf("/my has no form to give access:\n%s", mainOf(my.Body))
+		if my := owner.get("/account"); !strings.Contains(my.Body, `action="/account/delegates"`) {
+			t.Fatalf("/account has no form to give access:\n%s", mainOf(my.Body))
 		}
 
 		// Refused: nothing stored, a clear message, an audit entry.
@@ -73,11 +73,11 @@ func TestOwnerGrantsAndRevokesFromMy(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				failures := e.grantCount("delegate.grant", "failure")
-				r := owner.postForm("/my", "/my/delegates", url.Values{"delegate": {tc.delegate}, "scope": {tc.scope}, "permission": {tc.permission}})
+				r := owner.postForm("/account", "/account/delegates", url.Values{"delegate": {tc.delegate}, "scope": {tc.scope}, "permission": {tc.permission}})
 				if r.Code != http.StatusSeeOther {
 					t.Fatalf("HTTP %d\n%s", r.Code, r.Body)
 				}
-				if my := owner.get("/my"); !strings.Contains(my.Body, tc.want) {
+				if my := owner.get("/account"); !strings.Contains(my.Body, tc.want) {
 					t.Fatalf("no %q on /my:\n%s", tc.want, mainOf(my.Body))
 				}
 				if n := len(e.delegatesOf(e.consultant)); n != before {
@@ -91,7 +91,7 @@ func TestOwnerGrantsAndRevokesFromMy(t *testing.T) {
 
 		// A post without the form's token is refused.
 		form := url.Values{"delegate": {e.colleague.Email}, "scope": {store.ScopeCalendar}, "permission": {store.PermissionSendOnBehalf}}
-		if r := owner.post("/my/delegates", form); r.Code != http.StatusForbidden && r.Code != http.StatusBadRequest {
+		if r := owner.post("/account/delegates", form); r.Code != http.StatusForbidden && r.Code != http.StatusBadRequest {
 			t.Fatalf("no CSRF token: HTTP %d", r.Code)
 		}
 		if n := len(e.delegatesOf(e.consultant)); n != before {
@@ -99,16 +99,16 @@ func TestOwnerGrantsAndRevokesFromMy(t *testing.T) {
 		}
 
 		// Granted: stored as the owner's own grant, shown on /my.
-		if r := owner.postForm("/my", "/my/delegates", form); r.Code != http.StatusSeeOther || r.Location != "/my#delegates" {
+		if r := owner.postForm("/account", "/account/delegates", form); r.Code != http.StatusSeeOther || r.Location != "/account#delegates" {
 			t.Fatalf("grant: HTTP %d to %q\n%s", r.Code, r.Location, r.Body)
 		}
 		g, err := st.DelegateGrant(ctx, e.consultant.ID, e.colleague.ID, store.ScopeCalendar)
 		if err != nil || g.Permission != store.PermissionSendOnBehalf || g.GrantedBy != e.consultant.Email {
 			t.Fatalf("stored grant: %+v, %v", g, err)
 		}
-		if my := mainOf(owner.get("/my").Body); !strings.Contains(my, "may now read, and add, change, cancel and answer meetings") ||
+		if my := mainOf(owner.get("/account").Body); !strings.Contains(my, "may now read, and add, change, cancel and answer meetings") ||
 			!strings.Contains(my, `name="delegate" value="`+e.colleague.Email+`"`) {
-			t.Fatalf("/my after the grant:\n%s", my)
+			t.Fatalf("/account after the grant:\n%s", my)
 		}
 		if e.grantCount("delegate.grant", "success") != 4 { // three by newDiaryEnv
 			t.Fatal("the grant is not audited")
@@ -120,7 +120,7 @@ func TestOwnerGrantsAndRevokesFromMy(t *testing.T) {
 
 		// Revoked from /my: the next request is refused.
 		revoke := url.Values{"delegate": {e.colleague.Email}, "scope": {store.ScopeCalendar}}
-		if r := owner.postForm("/my", "/my/delegates/revoke", revoke); r.Code != http.StatusSeeOther {
+		if r := owner.postForm("/account", "/account/delegates/revoke", revoke); r.Code != http.StatusSeeOther {
 			t.Fatalf("revoke: HTTP %d\n%s", r.Code, r.Body)
 		}
 		if r := newPA.get(diary); r.Code != http.StatusForbidden {
@@ -128,24 +128,24 @@ func TestOwnerGrantsAndRevokesFromMy(t *testing.T) {
 		}
 		add := meetingForm("", "After revocation", e.consultant.CreatedAt)
 		add.Set("_csrf", open.csrf(t))
-		if r := newPA.post("/my/delegations/"+url.PathEscape(e.consultant.Email)+"/events", add); r.Code != http.StatusForbidden {
+		if r := newPA.post("/account/delegations/"+url.PathEscape(e.consultant.Email)+"/events", add); r.Code != http.StatusForbidden {
 			t.Fatalf("add after the revocation: HTTP %d", r.Code)
 		}
 		if _, err := st.DelegateGrant(ctx, e.consultant.ID, e.colleague.ID, store.ScopeCalendar); err == nil {
 			t.Fatal("the grant is still stored")
 		}
-		if my := mainOf(owner.get("/my").Body); !strings.Contains(my, "no longer has access to your calendar") {
-			t.Fatalf("/my after the revocation:\n%s", my)
+		if my := mainOf(owner.get("/account").Body); !strings.Contains(my, "no longer has access to your calendar") {
+			t.Fatalf("/account after the revocation:\n%s", my)
 		}
 
 		// Ending what is not granted, or someone unknown: one answer,
 		// nothing else revoked, audited.
 		for _, addr := range []string{e.colleague.Email, "nobody@example.nhs.uk"} {
 			failures := e.grantCount("delegate.revoke", "failure")
-			if r := owner.postForm("/my", "/my/delegates/revoke", url.Values{"delegate": {addr}, "scope": {store.ScopeCalendar}}); r.Code != http.StatusSeeOther {
+			if r := owner.postForm("/account", "/account/delegates/revoke", url.Values{"delegate": {addr}, "scope": {store.ScopeCalendar}}); r.Code != http.StatusSeeOther {
 				t.Fatalf("revoke %s again: HTTP %d", addr, r.Code)
 			}
-			if my := owner.get("/my").Body; !strings.Contains(my, "Nothing was changed") {
+			if my := owner.get("/account").Body; !strings.Contains(my, "Nothing was changed") {
 				t.Fatalf("revoke %s again:\n%s", addr, mainOf(my))
 			}
 			if e.grantCount("delegate.revoke", "failure") != failures+1 {

@@ -103,9 +103,9 @@ func TestDelegatedCalendarPA(t *testing.T) {
 		if got := b.login(pa.Email, pw); got.Code != http.StatusSeeOther {
 			t.Fatalf("login: HTTP %d", got.Code)
 		}
-		list := b.get("/my/delegations")
+		list := b.get("/account/delegations")
 		if list.Code != http.StatusOK || !strings.Contains(list.Body, consultant.Email) || !strings.Contains(list.Body, "calendar.ics") {
-			t.Fatalf("/my/delegations: HTTP %d\n%s", list.Code, list.Body)
+			t.Fatalf("/account/delegations: HTTP %d\n%s", list.Code, list.Body)
 		}
 		if got := b.get(path); got.Code != http.StatusOK || !strings.Contains(got.Body, "Fracture clinic") {
 			t.Fatalf("signed-in download: HTTP %d", got.Code)
@@ -139,7 +139,7 @@ func TestDelegatedCalendarPA(t *testing.T) {
 		if got := b.get(path); got.Code != http.StatusForbidden {
 			t.Fatalf("after revocation (signed in): HTTP %d", got.Code)
 		}
-		if list := b.get("/my/delegations"); strings.Contains(list.Body, consultant.Email) {
+		if list := b.get("/account/delegations"); strings.Contains(list.Body, consultant.Email) {
 			t.Fatal("the revoked calendar is still listed")
 		}
 		if !e.audited("delegate.calendar_read", "success") || !e.audited("delegate.calendar_read", "denied") {

@@ -3,7 +3,7 @@ package web
 // Managing a delegated calendar (issue 9, governance/calendar_write.go): a
 // delegate holding calendar send_on_behalf adds, changes and cancels the
 // owner's appointments and meetings and answers the meeting requests the
-// owner received, from /my/delegations/<owner>/diary. The grant is
+// owner received, from /account/delegations/<owner>/diary. The grant is
 // checked by governance on every request; no grant, a read-only or
 // mail-only one, a revoked one and an unknown owner all get the same 403.
 // Every action and refusal is audited there.
@@ -43,7 +43,7 @@ func (s *Server) diaries() DelegatedDiaries {
 }
 
 func diaryPath(owner string) string {
-	return "/my/delegations/" + url.PathEscape(owner) + "/diary"
+	return "/account/delegations/" + url.PathEscape(owner) + "/diary"
 }
 
 var errNoDiary = echo.NewHTTPError(http.StatusForbidden, "You have no delegated access to manage this calendar.")
@@ -112,7 +112,7 @@ func (s *Server) delegateDiary(c echo.Context) error {
 		return diaryError(err)
 	}
 	zone, loc := s.userZone(c.Request().Context(), ident(c).User.ID)
-	data := &diaryData{Diary: diary, Path: diaryPath(owner.Email), Base: "/my/delegations/" + url.PathEscape(owner.Email), Zone: zone}
+	data := &diaryData{Diary: diary, Path: diaryPath(owner.Email), Base: "/account/delegations/" + url.PathEscape(owner.Email), Zone: zone}
 	if uid := c.QueryParam("edit"); uid != "" {
 		for i := range diary.Events {
 			if e := &diary.Events[i]; e.UID == uid && e.Editable {

@@ -135,11 +135,11 @@ func TestDelegateManagesDiary(t *testing.T) {
 		e := newDiaryEnv(t, st)
 		phone, calID, key := e.ownerPhone(t)
 		pa := e.signIn(e.pa)
-		if list := pa.get("/my/delegations"); !strings.Contains(list.Body, diaryPath(e.consultant.Email)) {
+		if list := pa.get("/account/delegations"); !strings.Contains(list.Body, diaryPath(e.consultant.Email)) {
 			t.Fatalf("no link to manage the diary:\n%s", list.Body)
 		}
 		page := diaryPath(e.consultant.Email)
-		base := "/my/delegations/" + url.PathEscape(e.consultant.Email)
+		base := "/account/delegations/" + url.PathEscape(e.consultant.Email)
 		start := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 
 		r := pa.postForm(page, base+"/events", meetingForm("", "Theatre list review", start, e.colleague.Email))
@@ -244,10 +244,10 @@ func TestDelegateManagesDiary(t *testing.T) {
 		}
 
 		// The owner sees on /my who holds which rights.
-		my := e.signIn(e.consultant).get("/my")
+		my := e.signIn(e.consultant).get("/account")
 		for _, want := range []string{e.pa.Email, "answer meetings on your behalf", e.readOnly.Email, "read only", e.mailOnly.Email, "send mail on your behalf"} {
 			if !strings.Contains(my.Body, want) {
-				t.Fatalf("/my does not show %q", want)
+				t.Fatalf("/account does not show %q", want)
 			}
 		}
 	})
@@ -283,7 +283,7 @@ func TestDelegateAnswersMeetingRequest(t *testing.T) {
 			t.Fatalf("consultant's Inbox: %+v", reqs)
 		}
 		page := diaryPath(e.consultant.Email)
-		respond := "/my/delegations/" + url.PathEscape(e.consultant.Email) + "/requests/" + strconv.FormatInt(reqs[0].ID, 10) + "/respond"
+		respond := "/account/delegations/" + url.PathEscape(e.consultant.Email) + "/requests/" + strconv.FormatInt(reqs[0].ID, 10) + "/respond"
 
 		pa := e.signIn(e.pa)
 		if p := pa.get(page); p.Code != http.StatusOK || !strings.Contains(p.Body, "M&amp;M meeting") || !strings.Contains(p.Body, "/requests/"+strconv.FormatInt(reqs[0].ID, 10)) {
@@ -314,7 +314,7 @@ func TestDelegateAnswersMeetingRequest(t *testing.T) {
 			t.Fatalf("the answered request is still in the Inbox: %+v", left)
 		}
 		// Someone else's meeting can be answered, not changed or cancelled.
-		base := "/my/delegations/" + url.PathEscape(e.consultant.Email)
+		base := "/account/delegations/" + url.PathEscape(e.consultant.Email)
 		if r := pa.postForm(page, base+"/events/cancel", url.Values{"uid": {e.event(mine[0]).UID}}); r.Code != http.StatusConflict {
 			t.Fatalf("cancelling the colleague's meeting: HTTP %d", r.Code)
 		}
@@ -337,7 +337,7 @@ func TestDelegateDiaryRefused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newDiaryEnv(t, st)
 		start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
-		base := "/my/delegations/" + url.PathEscape(e.consultant.Email)
+		base := "/account/delegations/" + url.PathEscape(e.consultant.Email)
 		var refusal string
 		for _, c := range []struct {
 			name string
@@ -348,13 +348,13 @@ func TestDelegateDiaryRefused(t *testing.T) {
 			{"mail-only delegate", e.mailOnly, base},
 			{"no grant", e.stranger, base},
 			{"the owner through the delegate path", e.consultant, base},
-			{"unknown owner", e.pa, "/my/delegations/" + url.PathEscape("nobody@example.nhs.uk")},
+			{"unknown owner", e.pa, "/account/delegations/" + url.PathEscape("nobody@example.nhs.uk")},
 		} {
 			b := e.signIn(c.who)
 			if r := b.get(c.base + "/diary"); r.Code != http.StatusForbidden {
 				t.Errorf("%s: diary page HTTP %d", c.name, r.Code)
 			}
-			r := b.postForm("/my", c.base+"/events", meetingForm("", "Sneaky", start, e.colleague.Email))
+			r := b.postForm("/account", c.base+"/events", meetingForm("", "Sneaky", start, e.colleague.Email))
 			if r.Code != http.StatusForbidden {
 				t.Errorf("%s: add HTTP %d", c.name, r.Code)
 			}
@@ -363,7 +363,7 @@ func TestDelegateDiaryRefused(t *testing.T) {
 			} else if got != refusal {
 				t.Errorf("%s: a different refusal:\n%s\n%s", c.name, got, refusal)
 			}
-			if r := b.postForm("/my", c.base+"/requests/1/respond", url.Values{"response": {"accept"}}); r.Code != http.StatusForbidden {
+			if r := b.postForm("/account", c.base+"/requests/1/respond", url.Values{"response": {"accept"}}); r.Code != http.StatusForbidden {
 				t.Errorf("%s: respond HTTP %d", c.name, r.Code)
 			}
 		}

@@ -12,10 +12,11 @@ import (
 	"airlock/store"
 )
 
-// The users' own page: their devices, why one is refused, and wiping a
-// lost phone. Everything here acts as the user, never as an administrator,
-// even when an administrator uses it: another user's device is refused by
-// devices.Service (and audited) and shown as not found.
+// The users' devices on their account page (account.go): why one is
+// refused, and wiping a lost phone. Everything here acts as the user, never
+// as an administrator, even when an administrator uses it: another user's
+// device is refused by devices.Service (and audited) and shown as not
+// found.
 
 type myData struct {
 	Devices []store.Device
@@ -25,19 +26,6 @@ type myData struct {
 	Delegates []delegateRow
 	// CanGrant: the owner may grant and revoke here (delegations_grant.go).
 	CanGrant bool
-}
-
-func (s *Server) myDevices(c echo.Context) error {
-	ds, err := s.store.DevicesOfUser(c.Request().Context(), ident(c).User.ID)
-	if err != nil {
-		return err
-	}
-	photo := s.photoURL(c.Request().Context(), ident(c).User.ID)
-	dl, err := s.delegatesOf(c.Request().Context(), ident(c).User.ID)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "my.html", "My devices", &myData{Devices: ds, Photo: photo, Delegates: dl, CanGrant: s.grants() != nil})
 }
 
 // myDevice returns the user's own device, or 404 (audited) for anyone
@@ -70,7 +58,7 @@ func (s *Server) myWipe(c echo.Context) error {
 	}
 	if c.FormValue("confirm") != "yes" {
 		s.flash(c, "Nothing was wiped: tick the box to confirm.")
-		return c.Redirect(http.StatusSeeOther, "/my/devices/"+strconv.FormatInt(id, 10)+"/wipe")
+		return c.Redirect(http.StatusSeeOther, "/account/devices/"+strconv.FormatInt(id, 10)+"/wipe")
 	}
 	// The service checks ownership and audits a refusal.
 	by := devices.Actor{Email: me.Email, UserID: me.ID, IP: c.RealIP()}
@@ -81,10 +69,10 @@ func (s *Server) myWipe(c echo.Context) error {
 	case err != nil:
 		if msg, ok := actionError(err); ok {
 			s.flash(c, msg)
-			return c.Redirect(http.StatusSeeOther, "/my")
+			return c.Redirect(http.StatusSeeOther, "/account")
 		}
 		return err
 	}
 	s.flash(c, "Wipe requested for "+nonEmpty(dev.FriendlyName, dev.Model, dev.DeviceType)+". The next time it connects, it will erase itself. Change your password too.")
-	return c.Redirect(http.StatusSeeOther, "/my")
+	return c.Redirect(http.StatusSeeOther, "/account")
 }

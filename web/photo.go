@@ -17,7 +17,7 @@ import (
 
 // Staff photos (the GAL picture devices show, MS-ASCMD 2.2.3.135): an
 // administrator uploads or removes one on the user's page; the user sees
-// theirs on /my. directory.PreparePhoto checks and scales what is uploaded.
+// theirs on /account. directory.PreparePhoto checks and scales what is uploaded.
 // The pages show the stored photo inline (a data: URL, which the CSP's
 // img-src allows), so no route serves photos on their own.
 

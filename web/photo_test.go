@@ -79,7 +79,7 @@ func TestUserPhotoUpload(t *testing.T) {
 		}
 		nurse := e.browser()
 		nurse.login("nurse@example.nhs.uk", "nurse-pass-1")
-		my := nurse.get("/my")
+		my := nurse.get("/account")
 		if r := nurse.postPhoto(u.ID, my.csrf(t), "ann.png", testPNG(t, 300, 300)); r.Code != http.StatusForbidden && r.Code != http.StatusNotFound {
 			t.Fatalf("plain user uploads: %d", r.Code)
 		}
@@ -109,8 +109,8 @@ func TestUserPhotoUpload(t *testing.T) {
 		if p := admin.get(page); !strings.Contains(p.Body, `src="data:image/jpeg;base64,`) || !strings.Contains(p.Body, "Remove photo") {
 			t.Fatal("admin page does not show the photo")
 		}
-		if p := nurse.get("/my"); !strings.Contains(p.Body, `src="data:image/jpeg;base64,`) {
-			t.Fatal("/my does not show the photo")
+		if p := nurse.get("/account"); !strings.Contains(p.Body, `src="data:image/jpeg;base64,`) {
+			t.Fatal("/account does not show the photo")
 		}
 
 		// Removed.

@@ -227,11 +227,11 @@ func TestCrossUserWipeRefused(t *testing.T) {
 	b := e.browser()
 	b.login("alice@example.nhs.uk", "alice-pass-1")
 	id := strconv.FormatInt(bobs.ID, 10)
-	if p := b.get("/my/devices/" + id + "/wipe"); p.Code != http.StatusNotFound {
+	if p := b.get("/account/devices/" + id + "/wipe"); p.Code != http.StatusNotFound {
 		t.Fatalf("confirmation page for another user's device: HTTP %d, want 404", p.Code)
 	}
 	before := e.countAudit("device.wipe")
-	p := b.postForm("/my", "/my/devices/"+id+"/wipe", url.Values{"confirm": {"yes"}, "type": {"full"}})
+	p := b.postForm("/account", "/account/devices/"+id+"/wipe", url.Values{"confirm": {"yes"}, "type": {"full"}})
 	if p.Code != http.StatusNotFound {
 		t.Fatalf("wipe another user's device: HTTP %d, want 404", p.Code)
 	}
@@ -251,13 +251,13 @@ func TestCrossUserWipeRefused(t *testing.T) {
 		t.Fatalf("bob's device changed: %s %q", got.State, got.WipeType)
 	}
 	// Control: alice can wipe her own, after confirming.
-	if p := b.postForm("/my", "/my/devices/"+strconv.FormatInt(alices.ID, 10)+"/wipe", url.Values{"type": {"full"}}); p.Code != http.StatusSeeOther {
+	if p := b.postForm("/account", "/account/devices/"+strconv.FormatInt(alices.ID, 10)+"/wipe", url.Values{"type": {"full"}}); p.Code != http.StatusSeeOther {
 		t.Fatalf("unconfirmed wipe: HTTP %d", p.Code)
 	}
 	if d, _ := e.Store.DeviceByID(context.Background(), alices.ID); d.State == store.DeviceWipePending {
 		t.Fatal("wipe requested without the confirmation box")
 	}
-	b.postForm("/my", "/my/devices/"+strconv.FormatInt(alices.ID, 10)+"/wipe", url.Values{"type": {"full"}, "confirm": {"yes"}})
+	b.postForm("/account", "/account/devices/"+strconv.FormatInt(alices.ID, 10)+"/wipe", url.Values{"type": {"full"}, "confirm": {"yes"}})
 	if d, _ := e.Store.DeviceByID(context.Background(), alices.ID); d.State != store.DeviceWipePending {
 		t.Fatalf("own wipe: state %s", d.State)
 	}
@@ -404,8 +404,8 @@ func TestDeviceStringsEscaped(t *testing.T) {
 	}
 	ub := e.browser()
 	ub.login("user@example.nhs.uk", "user-pass-1")
-	if p := ub.get("/my"); strings.Contains(p.Body, "<script>alert") || strings.Contains(p.Body, "<i>reason") {
-		t.Error("/my shows device strings unescaped")
+	if p := ub.get("/account"); strings.Contains(p.Body, "<script>alert") || strings.Contains(p.Body, "<i>reason") {
+		t.Error("/account shows device strings unescaped")
 	}
 }
 

@@ -51,6 +51,9 @@ type claims struct {
 	// AuthTime is when the user signed in (OpenID Connect's auth_time);
 	// renewal never takes a session past AuthTime + its absolute lifetime.
 	AuthTime int64 `json:"auth_time,omitempty"`
+	// Shared: signed in on a shared computer (shared.go): a short idle
+	// timeout and a cookie that ends with the browser.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // sessionStart is when the session began: auth_time, or for tokens
@@ -129,8 +132,9 @@ func (s *Server) revokeSessions(ctx context.Context, userID int64) error {
 
 // sessionMark ties renewed tokens to the browser session they continue.
 type sessionMark struct {
-	ID    string
-	Start time.Time
+	ID     string
+	Start  time.Time
+	Shared bool
 }
 
 // issue signs a token for u (an API token, or a session's first).
@@ -154,7 +158,7 @@ func (s *Server) sign(ctx context.Context, u *store.User, audience string, mfa b
 	var authTime int64
 	if audience == audienceDashboard {
 		if m.ID == "" {
-			m = sessionMark{ID: rand.Text(), Start: now}
+			m.ID, m.Start = rand.Text(), now
 		}
 		if end := m.Start.Add(s.sessionMaxAge(u)); exp.After(end) {
 			exp = end
@@ -171,7 +175,7 @@ func (s *Server) sign(ctx context.Context, u *store.User, audience string, mfa b
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        rand.Text(),
 		},
-		Email: u.Email, Role: string(u.Role), Gen: gen, MFA: mfa, Sid: m.ID, AuthTime: authTime,
+		Email: u.Email, Role: string(u.Role), Gen: gen, MFA: mfa, Sid: m.ID, AuthTime: authTime, Shared: m.Shared,
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
 	return tok, exp, err
@@ -268,22 +272,23 @@ func (s *Server) sessionMaxAge(u *store.User) time.Duration {
 	return s.d.SessionMaxAge
 }
 
-// setSessionCookie starts a new browser session.
-func (s *Server) setSessionCookie(c echo.Context, u *store.User, mfa bool) error {
-	return s.writeSession(c, u, mfa, sessionMark{})
+// setSessionCookie starts a new browser session; shared: on a shared
+// computer.
+func (s *Server) setSessionCookie(c echo.Context, u *store.User, mfa, shared bool) error {
+	return s.writeSession(c, u, mfa, sessionMark{Shared: shared})
 }
 
 // renewSession extends a session on activity, keeping its id and start.
 func (s *Server) renewSession(c echo.Context, id *identity) error {
-	return s.writeSession(c, id.User, id.Claims.MFA, sessionMark{ID: id.Claims.Sid, Start: id.Claims.sessionStart()})
+	return s.writeSession(c, id.User, id.Claims.MFA, sessionMark{ID: id.Claims.Sid, Start: id.Claims.sessionStart(), Shared: id.Claims.Shared})
 }
 
 func (s *Server) writeSession(c echo.Context, u *store.User, mfa bool, m sessionMark) error {
-	tok, _, err := s.sign(c.Request().Context(), u, audienceDashboard, mfa, s.d.SessionTTL, m)
+	tok, exp, err := s.sign(c.Request().Context(), u, audienceDashboard, mfa, s.sessionTTL(m.Shared), m)
 	if err != nil {
 		return err
 	}
-	s.setCookie(c, sessionCookie, tok, 0)
+	s.setCookie(c, sessionCookie, tok, s.sessionCookieAge(m.Shared, exp))
 	return nil
 }
 
@@ -309,8 +314,8 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		c.Set(identityKey, id)
-		// Renew on activity.
-		if exp := id.Claims.ExpiresAt; exp != nil && exp.Sub(s.d.Now()) < s.d.SessionTTL/sessionRenewFraction &&
+		// Renew on activity; what the browser does on its own is not.
+		if exp := id.Claims.ExpiresAt; !passiveRequest(c) && exp != nil && s.dueForRenewal(id.Claims, exp.Time) &&
 			exp.Before(id.Claims.sessionStart().Add(s.sessionMaxAge(id.User))) {
 			if err := s.renewSession(c, id); err != nil {
 				s.log.Warn("renew session", "err", err)

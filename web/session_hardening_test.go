@@ -58,7 +58,7 @@ func TestCSRFTokenBoundToSession(t *testing.T) {
 		// Pair 2: the attacker's own signed-in session's token.
 		mallory := e.browser()
 		mallory.login("mallory@example.nhs.uk", "mallory-pass-1")
-		malloryToken := mallory.get("/my").csrf(t)
+		malloryToken := mallory.get("/account").csrf(t)
 
 		form := func(tok string) url.Values { return url.Values{"default": {"allow"}, "_csrf": {tok}} }
 		for name, code := range map[string]int{
@@ -151,7 +151,7 @@ func TestSessionAbsoluteLifetime(t *testing.T) {
 			role        store.Role
 			max         time.Duration
 		}{
-			{"staff@example.nhs.uk", "/my", store.RoleUser, 12 * time.Hour},
+			{"staff@example.nhs.uk", "/account", store.RoleUser, 12 * time.Hour},
 			{"admin@example.nhs.uk", "/admin", store.RoleAdmin, 8 * time.Hour},
 		} {
 			offset.Store(0)

@@ -111,12 +111,20 @@ type Deps struct {
 	// SessionTTL is a session token's lifetime (default 20 minutes); it is
 	// renewed on activity.
 	SessionTTL time.Duration
+	// SharedIdle is the idle timeout of a session signed in with "this is
+	// a shared computer" (default 10 minutes): every click renews it, and
+	// after that long without one the session is over (shared.go).
+	SharedIdle time.Duration
 	// SessionMaxAge and AdminSessionMaxAge bound a browser session however
 	// active it is: after that the user signs in again (defaults 12 and 8
 	// hours, a clinical shift and an office day).
 	SessionMaxAge, AdminSessionMaxAge time.Duration
 	// APITokenTTL is an API bearer token's lifetime (default 30 minutes).
 	APITokenTTL time.Duration
+	// Changes are the store's committed changes (a push.Broker, the one
+	// that wakes held Pings); they feed the mail pages' live updates
+	// (live.go). Nil: no live updates.
+	Changes activesync.Notifier
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -138,6 +146,8 @@ type Server struct {
 	subjects subjectCache
 	// counts caches folder counts by change counter (mail.go).
 	counts countCache
+	// live counts the open live-update streams (live.go).
+	live liveHub
 }
 
 // New returns the HTTP handler of the whole server.
@@ -159,6 +169,9 @@ func NewServer(d Deps) *Server {
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 20 * time.Minute
+	}
+	if d.SharedIdle <= 0 {
+		d.SharedIdle = 10 * time.Minute
 	}
 	if d.SessionMaxAge <= 0 {
 		d.SessionMaxAge = 12 * time.Hour
@@ -236,23 +249,11 @@ func (s *Server) routes() *echo.Echo {
 	h.POST("/account/totp", s.totpEnrolSubmit, s.requireSession)
 	h.POST("/logout", s.logout)
 
-	my := h.Group("/my", s.requireUser)
-	my.GET("", s.myDevices)
-	my.GET("/devices/:id/wipe", s.myWipeConfirm)
-	my.POST("/devices/:id/wipe", s.myWipe)
-	my.GET("/delegations", s.myDelegations)          // issue 9: delegated calendars (delegations.go)
-	my.POST("/delegates", s.myGrantDelegate)         // issue 9: the owner grants (delegations_grant.go)
-	my.POST("/delegates/revoke", s.myRevokeDelegate) // and revokes
-	// issue 9: managing a delegated calendar (delegations_write.go)
-	my.GET("/delegations/:owner/diary", s.delegateDiary)
-	my.POST("/delegations/:owner/events", s.delegateSaveEvent)
-	my.POST("/delegations/:owner/events/cancel", s.delegateCancelEvent)
-	my.POST("/delegations/:owner/requests/:id/respond", s.delegateRespond)
-	// Session or Basic credentials, so calendar apps can subscribe.
-	h.GET("/my/delegations/:owner/calendar.ics", s.delegatedCalendarICS)
+	s.accountRoutes(h) // the user's own account, and /my's old addresses (account.go)
 
-	s.mailRoutes(h)       // the staff web's mail (mail.go)
-	s.composeRoutes(e, h) // composing, drafts, signature, search (compose.go)
+	h.GET("/mail/events", s.mailEvents) // live updates (live.go)
+	s.mailRoutes(h)                     // the staff web's mail (mail.go)
+	s.composeRoutes(e, h)               // composing, drafts, signature, search (compose.go)
 
 	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)

@@ -107,6 +107,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		Delegations: gov.svc,                                      // delegated calendars
 		Mail:        mail.svc, MaxMessageSize: cfg.MaxMessageSize, // the staff web's compose
 		Meetings: gov.svc.Meetings, // the staff web's diary
+		Changes:  mail.broker,      // live updates of the mail pages
 
 		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
 	})

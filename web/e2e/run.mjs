@@ -126,7 +126,7 @@ try {
   const up = userCtx.pages()[0] ?? (await userCtx.newPage());
   await signIn(up, user);
   expect(new URL(up.url()).pathname.startsWith('/mail/'), `staff land on their mail, not ${up.url()}`);
-  await up.click('nav[aria-label="Main"] >> text=My devices');
+  await up.click('nav[aria-label="Main"] >> text=Account');
   const card = up.locator('.card', { hasText: "Alice's Pre" });
   await Promise.all([up.waitForNavigation(), card.locator('a', { hasText: 'Wipe this device' }).click()]);
   expect(await up.isVisible('text=Yes, I want to wipe this device'), 'a confirmation step');
