@@ -91,6 +91,10 @@ func TestCSRFCookiesUseHostPrefix(t *testing.T) {
 	if err := st.CreateUser(context.Background(), &store.User{Email: "admin@example.nhs.uk", PasswordHash: h, Role: store.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
+	// Password-only admins, as in newEnv: the cookies are under test here.
+	if err := st.SetSetting(context.Background(), settingTOTPRequired, "false"); err != nil {
+		t.Fatal(err)
+	}
 	do := func(req *http.Request) *http.Response {
 		rec := httptest.NewRecorder()
 		w.ServeHTTP(rec, req)
