@@ -45,7 +45,7 @@ func Message(i int, to string, when time.Time) []byte {
 	cs := charsetOf(i)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Received: from mx%d.nhs.net ([10.1.%d.%d]) by airlock; %s\r\n", i%3, i%250, r.IntN(250), when.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "From: \"%s\" <%s@example.nhs.uk>\r\n", senders[i%len(senders)], strings.ToLower(strings.ReplaceAll(senders[i%len(senders)], " ", ".")))
+	fmt.Fprintf(&b, "From: \"%s\" <%s@nhs.net>\r\n", senders[i%len(senders)], strings.ToLower(strings.ReplaceAll(senders[i%len(senders)], " ", ".")))
 	fmt.Fprintf(&b, "To: <%s>\r\n", to)
 	fmt.Fprintf(&b, "Subject: %s %d\r\n", subjects[r.IntN(len(subjects))], i)
 	fmt.Fprintf(&b, "Date: %s\r\n", when.Format(time.RFC1123Z))
