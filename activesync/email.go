@@ -290,7 +290,7 @@ func writeBody(app *etree.Element, it *store.Item, raw []byte, o renderOpts, smi
 	if opts == nil {
 		opts = &syncOptions{}
 	}
-	text, html, err := renderedBodies.bodies(raw) // bodycache.go
+	text, html, err := bodiesOf(it, raw)
 	if err != nil {
 		text = ""
 	}
@@ -341,6 +341,16 @@ func writeBody(app *etree.Element, it *store.Item, raw []byte, o renderOpts, smi
 		add(body, "AirSyncBase:Preview", truncateRunes(strings.Join(strings.Fields(p), " "), pref.Preview))
 	}
 	return native
+}
+
+// bodiesOf returns a mail's plain-text and HTML bodies: as rendered when
+// it was stored, else rendered now from raw (mail stored before bodies
+// were kept, or that could not be rendered then).
+func bodiesOf(it *store.Item, raw []byte) (text, html string, err error) {
+	if it.Rendered != nil {
+		return it.Rendered.Text, it.Rendered.HTML, nil
+	}
+	return renderedBodies.bodies(raw) // bodycache.go
 }
 
 // chooseBodyPref picks the preference to honour: MIME when the device asks

@@ -158,11 +158,11 @@ func (h *Handler) ioFetch(ctx context.Context, r *Request, op *etree.Element, pa
 		return el, nil
 	}
 	if it.BlobID != nil {
-		b, err := h.store.Blob(ctx, r.User.ID, it.ID)
+		c, err := h.store.Content(ctx, r.User.ID, it.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		raw = b
+		raw, it.Rendered = c.Raw, c.Rendered
 	}
 	codec := codecFor(it.Class)
 	if codec == nil {

@@ -377,9 +377,11 @@ func (h *Handler) searchMailbox(ctx context.Context, r *Request, st, out *etree.
 		add(res, "AirSync:CollectionId", strconv.FormatInt(it.FolderID, 10))
 		var raw []byte
 		if len(so.BodyPrefs) > 0 {
-			if raw, err = h.store.Blob(ctx, r.User.ID, it.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			c, err := h.store.Content(ctx, r.User.ID, it.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
+			raw, it.Rendered = c.Raw, c.Rendered
 		}
 		emailCodec{}.write(res.CreateElement("Search:Properties"), it, raw, true, ro)
 	}

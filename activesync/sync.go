@@ -1384,7 +1384,8 @@ func (h *Handler) auditSetAside(ctx context.Context, r *Request, folder *store.F
 // SyncKey, CollectionId, Status, then Responses, MoreAvailable and
 // Commands, in the order Exchange and Z-Push use and clients expect.
 func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcome) (*Response, error) {
-	// Item contents in one query for the whole response.
+	// Item contents, and their bodies as rendered when stored, in one
+	// query for the whole response.
 	var blobIDs []int64
 	fetchIDs := map[*collOutcome][]int64{}
 	for _, o := range outs {
@@ -1402,7 +1403,7 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 			}
 		}
 	}
-	blobs, err := h.store.BlobsOf(ctx, r.User.ID, blobIDs)
+	contents, err := h.store.ContentsOf(ctx, r.User.ID, blobIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -1446,7 +1447,8 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 				if f.ServerID == noticeID && quarantined(r) && o.Folder.Type == store.FolderInbox {
 					it, raw = quarantineNotice(r)
 				} else if id, ok := parseItemID(f.ServerID); ok && fetched[id] != nil && codec != nil && !skipSMS(fetched[id], o.Opts.Options) {
-					it, raw = fetched[id], blobs[id]
+					it, raw = fetched[id], contents[id].Raw
+					it.Rendered = contents[id].Rendered
 				}
 				if it == nil {
 					add(fe, "AirSync:Status", itoa(syncNotFound))
@@ -1471,9 +1473,11 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 			add(ce, "AirSync:ServerId", c.ServerID)
 			switch c.Kind {
 			case "Add", "Change":
-				it, raw := c.Item, blobs[c.ItemID]
+				it, raw := c.Item, contents[c.ItemID].Raw
 				if c.Notice {
 					it, raw = quarantineNotice(r)
+				} else {
+					it.Rendered = contents[c.ItemID].Rendered
 				}
 				codec := codecFor(it.Class)
 				codec.write(ce.CreateElement("AirSync:ApplicationData"), it, raw, c.Kind == "Add" || it.Class != store.ClassEmail || it.IsDraft, o.Opts)

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"mime"
@@ -106,7 +107,18 @@ func parseAt(raw []byte, now time.Time) (it *store.Item, err error) {
 	text, html := bodies(env)
 	it.Preview = preview(text)
 	it.SearchText = searchText(text, html) // searchtext.go
+	it.Rendered = &store.Rendered{Text: text, HTML: html, Source: sha256.Sum256(raw)}
 	return it, nil
+}
+
+// Render returns the bodies of a raw message as the store keeps them
+// (store.BackfillBodies): what Bodies returns.
+func Render(raw []byte) (*store.Rendered, error) {
+	text, html, err := Bodies(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Rendered{Text: text, HTML: html, Source: sha256.Sum256(raw)}, nil
 }
 
 // Bodies returns the plain-text and HTML bodies of a raw message, both

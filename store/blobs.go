@@ -20,19 +20,26 @@ var (
 // newBlob stores raw content sealed under a new data key and returns its
 // id, inside tx.
 func newBlob(tx *gorm.DB, data []byte) (int64, error) {
+	id, _, err := sealBlob(tx, data)
+	return id, err
+}
+
+// sealBlob is newBlob, also returning the blob's data key, for what is
+// sealed beside it (bodies.go).
+func sealBlob(tx *gorm.DB, data []byte) (int64, *keyring.Key, error) {
 	r, err := ringOf(tx.Statement.Context)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := lockMasterCheck(tx); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	dek, wrapped := r.NewDataKey()
 	b := Blob{Digest: blobDigest(r, data), Size: int64(len(data)), Data: dek.Seal(data, blobAAD), DEK: wrapped}
 	if err := tx.Create(&b).Error; err != nil {
-		return 0, wrap(err, "store blob")
+		return 0, nil, wrap(err, "store blob")
 	}
-	return b.ID, nil
+	return b.ID, dek, nil
 }
 
 // blobDigest is the keyed content hash kept in blobs.sha256.

@@ -33,7 +33,7 @@ func replaceMail(tx *gorm.DB, cur, it *Item, raw []byte, fields map[string]any) 
 		}
 		delete(drop, a.ID)
 	}
-	blobID, err := newBlob(tx, raw)
+	blobID, err := newMailBlob(tx, raw, it) // bodies.go
 	if err != nil {
 		return err
 	}

@@ -286,7 +286,7 @@ func (s *Store) EndBreakGlass(ctx context.Context, id int64, from []BreakGlassSt
 
 // deliverIn stores one message for its recipients inside tx (one blob).
 func deliverIn(tx *gorm.DB, d Delivery) error {
-	blobID, err := newBlob(tx, d.Raw)
+	blobID, err := newMailBlob(tx, d.Raw, d.Items...) // bodies.go
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ type Delivery struct {
 // either every recipient gets it or none does.
 func (s *Store) Deliver(ctx context.Context, d Delivery) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		blobID, err := newBlob(tx, d.Raw)
+		blobID, err := newMailBlob(tx, d.Raw, d.Items...) // bodies.go
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func addItem(tx *gorm.DB, it *Item, raw []byte, blobID int64) error {
 		it.Size = contentSize(it) // issue 9: counts against the quota (quota_writes.go)
 	}
 	if raw != nil {
-		id, err := newBlob(tx, raw)
+		id, err := newMailBlob(tx, raw, it) // bodies.go
 		if err != nil {
 			return err
 		}

@@ -185,6 +185,11 @@ type Item struct {
 	// (NormalizeSearchText), stored with its blob for mailbox search
 	// (mailsearch.go); it is not a column and is not read back.
 	SearchText string `gorm:"-"`
+	// Rendered is the body of a mail as readers need it: on a new item,
+	// what message.Parse rendered, stored beside its blob (bodies.go); on
+	// an item being written to a device, what was stored, or nil when the
+	// raw message must be rendered instead. It is not a column.
+	Rendered *Rendered `gorm:"-"`
 }
 
 // Attachment describes one attachment of a mail item. Its ID is the stable

@@ -92,7 +92,7 @@ func (s *Store) submitIn(tx *gorm.DB, sub Submission) error {
 		}
 	}
 	if len(sub.Items) > 0 {
-		blobID, err := newBlob(tx, sub.Raw)
+		blobID, err := newMailBlob(tx, sub.Raw, sub.Items...) // bodies.go
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ func (s *Store) SettleOutbound(ctx context.Context, st Settlement) error {
 		if res.RowsAffected == 0 || st.Bounce == nil {
 			return nil
 		}
-		blobID, err := newBlob(tx, st.Bounce.Raw)
+		blobID, err := newMailBlob(tx, st.Bounce.Raw, st.Bounce.Items...) // bodies.go
 		if err != nil {
 			return err
 		}

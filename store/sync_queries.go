@@ -336,26 +336,13 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 // item id, in one query. Items without content or not the user's are left
 // out.
 func (s *Store) BlobsOf(ctx context.Context, userID int64, ids []int64) (map[int64][]byte, error) {
-	out := make(map[int64][]byte, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		ItemID int64
-		Data   []byte
-		DEK    []byte
-	}
-	err := s.db.WithContext(ctx).Table("items").Select("items.id AS item_id, blobs.data AS data, blobs.dek AS dek").
-		Joins("JOIN blobs ON blobs.id = items.blob_id").
-		Where("items.id IN ? AND items.user_id = ? AND items.deleted = ?", ids, userID, false).
-		Scan(&rows).Error
+	cs, err := s.ContentsOf(ctx, userID, ids) // bodies.go
 	if err != nil {
-		return nil, wrap(err, "item contents")
+		return nil, err
 	}
-	for _, r := range rows {
-		if out[r.ItemID], err = s.openBlob(r.DEK, r.Data); err != nil {
-			return nil, err
-		}
+	out := make(map[int64][]byte, len(cs))
+	for id, c := range cs {
+		out[id] = c.Raw
 	}
 	return out, nil
 }
