@@ -22,9 +22,9 @@ import (
 type Kind int
 
 const (
-	Plain      Kind = iota // text/plain
-	Alternative            // multipart/alternative: text/plain and text/html
-	Attachment             // multipart/mixed: a text body and a file
+	Plain       Kind = iota // text/plain
+	Alternative             // multipart/alternative: text/plain and text/html
+	Attachment              // multipart/mixed: a text body and a file
 )
 
 // KindOf says which shape message i has: 80% Plain, 15% Alternative, 5%

@@ -18,20 +18,38 @@ import (
 // wins), the others skip it. The returned function waits for it to stop
 // (once ctx is cancelled), before the store closes.
 func backfillSearchText(ctx context.Context, st *store.Store, log *slog.Logger) (wait func()) {
+	return backfill(ctx, log, "search text", func(ctx context.Context) (int, error) {
+		return st.BackfillSearchText(ctx, message.SearchText, 200)
+	})
+}
+
+// backfillBodies renders the bodies of mail stored before they were kept
+// rendered (migration 00090), in the background like backfillSearchText:
+// until it reaches a message, Sync renders that message when it is read,
+// as before. It resumes where it stopped: what is done is in blob_bodies.
+func backfillBodies(ctx context.Context, st *store.Store, log *slog.Logger) (wait func()) {
+	return backfill(ctx, log, "body", func(ctx context.Context) (int, error) {
+		return st.BackfillBodies(ctx, message.Render, 200)
+	})
+}
+
+// backfill runs batch until it returns 0, in a goroutine of its own that
+// recovers; the returned function waits for it to stop.
+func backfill(ctx context.Context, log *slog.Logger, what string, batch func(context.Context) (int, error)) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("panic in search text backfill", "panic", p, "stack", string(debug.Stack()))
+				log.Error("panic in "+what+" backfill", "panic", p, "stack", string(debug.Stack()))
 			}
 		}()
 		total, start := 0, time.Now()
 		for ctx.Err() == nil {
-			n, err := st.BackfillSearchText(ctx, message.SearchText, 200)
+			n, err := batch(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
-					log.Error("search text backfill", "err", err, "done", total)
+					log.Error(what+" backfill", "err", err, "done", total)
 				}
 				return
 			}
@@ -41,7 +59,7 @@ func backfillSearchText(ctx context.Context, st *store.Store, log *slog.Logger) 
 			total += n
 		}
 		if total > 0 {
-			log.Info("search text backfill done", "messages", total, "took", time.Since(start))
+			log.Info(what+" backfill done", "messages", total, "took", time.Since(start))
 		}
 	}()
 	return func() { <-done }

@@ -53,6 +53,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 	defer backfillSearchText(ctx, st, log)() // mailsearch.go
+	defer backfillBodies(ctx, st, log)()     // mailsearch.go
 
 	// The audit chain's head, kept outside the database (auditkey.go).
 	defer startAuditAnchor(ctx, st, cfg.DataDir, log)()

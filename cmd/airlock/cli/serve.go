@@ -7,6 +7,7 @@ import (
 
 	"airlock/internal/keyring"
 	"airlock/internal/server"
+	"airlock/message"
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -63,5 +64,23 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "schema at version %d of %d (%s)\n", cur, newest, st.Dialect())
+	// Render the bodies of mail stored before they were kept rendered, so
+	// the first Sync after an upgrade does not parse every message. A
+	// running server does the same in the background; either resumes
+	// where the other stopped.
+	total := 0
+	for {
+		n, err := st.BackfillBodies(ctx, message.Render, 200)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total > 0 {
+		fmt.Fprintf(e.stdout, "rendered the bodies of %d stored messages\n", total)
+	}
 	return nil
 }
