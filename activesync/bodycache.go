@@ -9,8 +9,11 @@ import (
 	"airlock/message"
 )
 
-// Rendering a mail's Body for a BodyPreference of plain text or HTML
-// parses the whole MIME message (enmime: headers, every part, charset
+// Most mail has its bodies rendered once, when it is stored
+// (store.Rendered, served through Item.Rendered): this cache serves only
+// the rest, mail stored before that until the background pass reaches it,
+// and mail that could not be rendered. Rendering such a mail's Body for a
+// BodyPreference of plain text or HTML parses the whole MIME message (enmime: headers, every part, charset
 // detection), which is most of what a Sync window allocates. The same
 // message is rendered again and again: for each of the user's devices,
 // for every recipient of a message delivered to many (one shared blob),
