@@ -5,7 +5,8 @@ package store
 // What is sealed, and under which key:
 //   - blobs.data (raw messages, pictures) under the blob's own data key,
 //     kept wrapped by the master key in blobs.dek; blob_texts.sealed (the
-//     search text) under the same data key;
+//     search text) and blob_bodies.sealed (the rendered bodies, bodies.go)
+//     under the same data key;
 //   - summary fields that carry message text (items.subject, preview,
 //     thread_topic, props; queued and held mail; SMS text; out-of-office
 //     replies) under the Fields key, through the "sealed" gorm serializer;
