@@ -25,8 +25,7 @@ const (
 // use instead of Search: a MailBoxSearchCriterion (FreeText in one
 // collection or, with DeepTraversal, below it; or in all mail) or a
 // GalSearchCriterion (the staff directory, with Picture; its Query is
-// plain text, MS-ASCMD 2.2.3.142.1). Ranges must
-// start at 0.
+// plain text, MS-ASCMD 2.2.3.142.1). Ranges must start at 0.
 func (h *Handler) find(ctx context.Context, r *Request) (*Response, error) {
 	req := root(r.Doc, "Find:Find")
 	doc, resp := newDoc("Find:Find")
