@@ -229,7 +229,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "server error", http.StatusInternalServerError)
 		}
 	}()
-	w.Header().Set("MS-Server-ActiveSync", "14.3")
+	w.Header().Set("MS-Server-ActiveSync", ServerVersion)
 	switch r.Method {
 	case http.MethodOptions:
 		h.options(w)
