@@ -359,7 +359,7 @@ func TestSlowRequestBodiesAreCutOff(t *testing.T) {
 					if n := e.srv.Handler.HeldPings(); n != 1 {
 						t.Fatalf("held Pings %d after the body deadline, want 1", n)
 					}
-					e.dev.Do("FolderSync", folderSync0) // the device's next request
+					e.dev.Do("Ping", pingXML(5)).Expect(200, "Ping:Status", "5") // the device's next Ping
 					pmResult(t, ping, 5*time.Second).Expect(200, "Ping:Status", "1")
 				}
 			})
