@@ -246,3 +246,13 @@ func (s *Store) FaxOutbox(ctx context.Context) ([]FaxMessage, error) {
 	err := s.db.WithContext(ctx).Omit("data").Order("id").Find(&out).Error
 	return out, wrap(err, "fax outbox")
 }
+
+// NewestItems returns the newest live items of a folder, newest first (the
+// staff web's lists of recent texts and faxes, which read their status
+// from Props).
+func (s *Store) NewestItems(ctx context.Context, userID, folderID int64, limit int) ([]Item, error) {
+	var out []Item
+	err := s.db.WithContext(ctx).Where("user_id = ? AND folder_id = ? AND deleted = ?", userID, folderID, false).
+		Order("id DESC").Limit(limit).Find(&out).Error
+	return out, wrap(err, "newest items")
+}

@@ -78,6 +78,8 @@ type mailShell struct {
 	Tree []folderNode
 	// SearchQuery fills the search box (mail_search.go).
 	SearchQuery string
+	// SMS and Fax link the side bar to those pages (sms.go).
+	SMS, Fax bool
 }
 
 // OwnFolders says whether the user made any mail folder.

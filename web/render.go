@@ -117,6 +117,9 @@ func (s *Server) renderTemplate(c echo.Context, code int, name, block, title str
 		p.User = id.User
 		p.Admin = id.User.IsAdmin()
 	}
+	if g, ok := data.(interface{ setGateways(sms, fax bool) }); ok {
+		g.setGateways(s.d.SMSDomain != "", s.d.FaxDomain != "")
+	}
 	var buf bytes.Buffer
 	var v any = p
 	if block != "layout" {

@@ -121,6 +121,10 @@ type Deps struct {
 	SessionMaxAge, AdminSessionMaxAge time.Duration
 	// APITokenTTL is an API bearer token's lifetime (default 30 minutes).
 	APITokenTTL time.Duration
+	// SMSDomain and FaxDomain are the domains of SMS and fax addresses
+	// when those gateways are configured; each adds its page (/sms/compose,
+	// /fax/compose). Empty: no such page.
+	SMSDomain, FaxDomain string
 	// Changes are the store's committed changes (a push.Broker, the one
 	// that wakes held Pings); they feed the mail pages' live updates
 	// (live.go). Nil: no live updates.
@@ -258,6 +262,7 @@ func (s *Server) routes() *echo.Echo {
 	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)
 	s.directoryRoutes(h)
+	s.gatewayRoutes(e, h) // texts and faxes (sms.go, fax_web.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)

@@ -161,6 +161,22 @@ func newGovernance(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 	return g
 }
 
+// smsPage and faxPage are the domains the staff web's SMS and fax pages
+// write to: those of the configured gateways, empty without one.
+func (g *governanceParts) smsPage() string {
+	if g.sms == nil {
+		return ""
+	}
+	return g.sms.Domain
+}
+
+func (g *governanceParts) faxPage() string {
+	if g.fax == nil {
+		return ""
+	}
+	return g.fax.Domain
+}
+
 // useMail lets delegates who manage a calendar send its meeting mail
 // through the mail service (governance/calendar_write.go).
 func (g *governanceParts) useMail(st *store.Store, m *mailParts, log *slog.Logger) {
