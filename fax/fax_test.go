@@ -420,3 +420,11 @@ func TestFaxFromPhone(t *testing.T) {
 		}
 	})
 }
+
+func TestCheckURL(t *testing.T) {
+	for u, ok := range map[string]bool{"https://fax.example/send": true, "http://127.0.0.1:8080/fax": true, "http://fax.example/send": false, "fax.example": false} {
+		if err := fax.CheckURL(u); (err == nil) != ok {
+			t.Errorf("CheckURL(%q) = %v", u, err)
+		}
+	}
+}
