@@ -129,7 +129,7 @@ func (s *Server) renderTemplate(c echo.Context, code int, name, block, title str
 }
 
 func navOf(path string) string {
-	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/account", "/setup", "/mail", "/diary", "/directory"} {
+	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/account", "/setup", "/mail", "/diary", "/directory", "/contacts", "/tasks"} {
 		if strings.HasPrefix(path, p) {
 			return p
 		}

@@ -258,6 +258,7 @@ func (s *Server) routes() *echo.Echo {
 	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)
 	s.directoryRoutes(h)
+	s.contactRoutes(h) // personal contacts and tasks (contacts.go, tasks.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
