@@ -158,7 +158,7 @@ func (s *Server) contactList(c echo.Context) error {
 	d.Matches = int64(len(rows))
 	after, _ := strconv.ParseInt(c.QueryParam("after"), 10, 64)
 	before, _ := strconv.ParseInt(c.QueryParam("before"), 10, 64)
-	start, end := pageBounds(rows, after, before)
+	start, end := pageBounds(rows, func(r contactRow) int64 { return r.ID }, after, before, contactsPageSize)
 	d.Rows = rows[start:end]
 	d.From, d.To, d.Shown = start+1, end, int64(end-start)
 	link := func(k string, id int64) string {
@@ -188,20 +188,20 @@ func (s *Server) contactList(c echo.Context) error {
 
 // pageBounds is the page of rows after or before the row with the given
 // id (the first page when neither is set or the row has gone).
-func pageBounds(rows []contactRow, after, before int64) (int, int) {
-	idx := func(id int64) int { return slices.IndexFunc(rows, func(r contactRow) bool { return r.ID == id }) }
+func pageBounds[T any](rows []T, id func(T) int64, after, before int64, size int) (int, int) {
+	idx := func(want int64) int { return slices.IndexFunc(rows, func(r T) bool { return id(r) == want }) }
 	switch {
 	case before != 0:
 		end := idx(before)
 		if end < 0 {
-			end = min(len(rows), contactsPageSize)
+			end = min(len(rows), size)
 		}
-		return max(0, end-contactsPageSize), end
+		return max(0, end-size), end
 	case after != 0:
 		start := idx(after) + 1
-		return start, min(len(rows), start+contactsPageSize)
+		return start, min(len(rows), start+size)
 	}
-	return 0, min(len(rows), contactsPageSize)
+	return 0, min(len(rows), size)
 }
 
 // contactForm is the add/change form: the fields most contacts have.
@@ -443,13 +443,13 @@ func (s *Server) contactSave(c echo.Context) error {
 }
 
 func (s *Server) contactDelete(c echo.Context) error {
-	it, ct, err := s.userContact(c)
+	it, _, err := s.userContact(c)
 	if err != nil {
 		return err
 	}
 	if err := s.store.DeleteItem(c.Request().Context(), ident(c).User.ID, it.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.flash(c, ct.DisplayName()+" deleted.")
+	s.flash(c, "Contact deleted.")
 	return c.Redirect(http.StatusSeeOther, "/contacts")
 }

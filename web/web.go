@@ -259,6 +259,7 @@ func (s *Server) routes() *echo.Echo {
 	s.diaryRoutes(h)
 	s.directoryRoutes(h)
 	s.contactRoutes(h) // personal contacts and tasks (contacts.go, tasks.go)
+	s.taskRoutes(h)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)
