@@ -78,6 +78,9 @@ type mailShell struct {
 	Tree []folderNode
 	// SearchQuery fills the search box (mail_search.go).
 	SearchQuery string
+	// The mailboxes shared with the user, filled when rendering
+	// (mail_shared.go).
+	sharedList
 }
 
 // OwnFolders says whether the user made any mail folder.

@@ -117,6 +117,9 @@ func (s *Server) renderTemplate(c echo.Context, code int, name, block, title str
 		p.User = id.User
 		p.Admin = id.User.IsAdmin()
 	}
+	if block == "layout" && p.Nav == "/mail" {
+		s.fillShared(c, data) // the tree's "Mailboxes shared with me"
+	}
 	var buf bytes.Buffer
 	var v any = p
 	if block != "layout" {

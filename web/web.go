@@ -253,6 +253,7 @@ func (s *Server) routes() *echo.Echo {
 
 	h.GET("/mail/events", s.mailEvents) // live updates (live.go)
 	s.mailRoutes(h)                     // the staff web's mail (mail.go)
+	s.sharedRoutes(h)                   // mailboxes shared with the user (mail_shared.go)
 	s.composeRoutes(e, h)               // composing, drafts, signature, search (compose.go)
 
 	// The diary and the directory (diary.go, directory.go).
