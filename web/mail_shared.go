@@ -290,15 +290,15 @@ func (s *Server) sharedList(c echo.Context) error {
 
 type sharedReadData struct {
 	sharedShell
-	Folder                       *store.Folder
-	ListURL, Subject, From, To   string
-	Cc, Date, SentBy             string
-	HTML                         bool
-	FrameURL, ShowOnceURL        string
-	Text                         []textSeg
-	Remote                       int
-	ShowImages                   bool
-	Attachments                  []attRow
+	Folder                     *store.Folder
+	ListURL, Subject, From, To string
+	Cc, Date, SentBy           string
+	HTML                       bool
+	FrameURL, ShowOnceURL      string
+	Text                       []textSeg
+	Remote                     int
+	ShowImages                 bool
+	Attachments                []attRow
 }
 
 // sharedRead is the reading pane of an owner's message, read-only: it is
