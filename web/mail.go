@@ -80,6 +80,9 @@ type mailShell struct {
 	SearchQuery string
 	// SMS and Fax link the side bar to those pages (sms.go).
 	SMS, Fax bool
+	// The mailboxes shared with the user, filled when rendering
+	// (mail_shared.go).
+	sharedList
 }
 
 // OwnFolders says whether the user made any mail folder.

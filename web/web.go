@@ -257,11 +257,14 @@ func (s *Server) routes() *echo.Echo {
 
 	h.GET("/mail/events", s.mailEvents) // live updates (live.go)
 	s.mailRoutes(h)                     // the staff web's mail (mail.go)
+	s.sharedRoutes(h)                   // mailboxes shared with the user (mail_shared.go)
 	s.composeRoutes(e, h)               // composing, drafts, signature, search (compose.go)
 
 	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)
 	s.directoryRoutes(h)
+	s.contactRoutes(h) // personal contacts and tasks (contacts.go, tasks.go)
+	s.taskRoutes(h)
 	s.gatewayRoutes(e, h) // texts and faxes (sms.go, fax_web.go)
 
 	h.GET("/setup", s.setupIndex)
