@@ -29,7 +29,8 @@ import (
 // A draft is stored as a real MIME message built from the device's
 // fields, so the user's other devices, Search and IMAP see the same draft;
 // its Bcc is kept in the message (and in Item.BccAddrs). Elements a Change
-// leaves out keep their values. Mail added anywhere else, or by a device
+// leaves out keep their values. A device may also write the draft as MIME
+// (Body Type 4, setMIME). Mail added anywhere else, or by a device
 // before 16.0, is refused with Status 6 (emailCodec.parseAdd).
 
 // draftCmd is a device's draft Add or Change, ready to store.
@@ -140,23 +141,39 @@ func (h *Handler) loadDraft(ctx context.Context, r *Request, cur *store.Item) (*
 	if m, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
 		d.InReplyTo, d.References = m.Header.Get("In-Reply-To"), m.Header.Get("References")
 	}
-	text, html, err := message.Bodies(raw)
-	if err != nil {
-		return nil, fmt.Errorf("stored draft %d: %v: %w", cur.ID, err, errConversion)
-	}
-	d.Text, d.HTML = text, html
-	for _, a := range cur.Attachments {
-		ct, name, data, err := message.Part(raw, a.PartIndex)
-		if err != nil {
-			return nil, fmt.Errorf("stored draft %d: %v: %w", cur.ID, err, errConversion)
-		}
-		d.Atts = append(d.Atts, draftAtt{ID: a.ID, Name: name, ContentType: ct, ContentID: a.ContentID, Inline: a.Inline, Data: data})
+	if err := d.readContent(raw, cur.Attachments); err != nil {
+		return nil, fmt.Errorf("stored draft %d: %w", cur.ID, err)
 	}
 	return d, nil
 }
 
-// apply sets what the device sent; what it left out stays.
+// readContent sets the body and attachments of d from a raw message whose
+// attachments atts lists (as message.Parse found them).
+func (d *draft) readContent(raw []byte, atts []store.Attachment) error {
+	text, html, err := message.Bodies(raw)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errConversion)
+	}
+	d.Text, d.HTML, d.Atts = text, html, nil
+	for _, a := range atts {
+		ct, name, data, err := message.Part(raw, a.PartIndex)
+		if err != nil {
+			return fmt.Errorf("%v: %w", err, errConversion)
+		}
+		d.Atts = append(d.Atts, draftAtt{ID: a.ID, Name: name, ContentType: ct, ContentID: a.ContentID, Inline: a.Inline, Data: data})
+	}
+	return nil
+}
+
+// apply sets what the device sent; what it left out stays. The body comes
+// first: a MIME body is a whole message, and the elements sent beside it
+// are the device's last word on the fields they name.
 func (d *draft) apply(app *etree.Element) error {
+	if b := child(app, "AirSyncBase:Body"); b != nil {
+		if err := d.setBody(b); err != nil {
+			return err
+		}
+	}
 	for _, f := range []struct {
 		name string
 		v    *string
@@ -194,11 +211,6 @@ func (d *draft) apply(app *etree.Element) error {
 	if c := categoriesJSON(child(app, "Email:Categories"), "Email"); c != nil {
 		d.Categories = *c
 	}
-	if b := child(app, "AirSyncBase:Body"); b != nil {
-		if err := d.setBody(b); err != nil {
-			return err
-		}
-	}
 	if atts := child(app, "AirSyncBase:Attachments"); atts != nil {
 		if err := d.editAttachments(atts); err != nil {
 			return err
@@ -207,9 +219,9 @@ func (d *draft) apply(app *etree.Element) error {
 	return nil
 }
 
-// setBody takes MS-ASAIRS 2.2.2.9 Body of Type 1 (text), 2 (HTML) or 3
-// (compressed RTF, base64; stored as its text). MIME (4) is not a way to
-// write a draft.
+// setBody takes MS-ASAIRS 2.2.2.9 Body of Type 1 (text), 2 (HTML), 3
+// (compressed RTF, base64; stored as its text) or 4 (MIME, the whole
+// message: setMIME).
 func (d *draft) setBody(b *etree.Element) error {
 	var data []byte
 	if el := child(b, "AirSyncBase:Data"); el != nil {
@@ -238,10 +250,45 @@ func (d *draft) setBody(b *etree.Element) error {
 			return fmt.Errorf("RTF body: %v: %w", err, errConversion)
 		}
 		d.Text, d.HTML = txt, ""
+	case "4":
+		return d.setMIME(data)
 	default:
 		return fmt.Errorf("Body Type %q in a draft: %w", t, errConversion)
 	}
 	return nil
+}
+
+// setMIME takes a draft body of Type 4, MIME (MS-ASAIRS 2.2.2.41.1 Type):
+// a 16.x device may write its draft as the whole message. The message is
+// the draft: its headers give the recipients (Bcc too), subject,
+// importance and thread, its parts the body and attachments, replacing
+// what the draft had. It is stored as compose writes it, so From is always
+// the user and the parts are ones Airlock reads back (parseDraft checks).
+func (d *draft) setMIME(raw []byte) error {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("MIME body: %v: %w", err, errConversion)
+	}
+	it, err := message.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("MIME body: %v: %w", err, errConversion)
+	}
+	for _, f := range []struct {
+		key string
+		v   *string
+	}{{"To", &d.To}, {"Cc", &d.Cc}, {"Bcc", &d.Bcc}, {"Reply-To", &d.ReplyTo}} {
+		list, err := addressList(m.Header.Get(f.key))
+		if err != nil {
+			return fmt.Errorf("MIME body %s: %v: %w", f.key, err, errConversion)
+		}
+		*f.v = list
+	}
+	d.Subject, d.Importance = it.Subject, it.Importance
+	d.InReplyTo, d.References = m.Header.Get("In-Reply-To"), m.Header.Get("References")
+	if d.MessageID == "" {
+		d.MessageID = it.MessageID
+	}
+	return d.readContent(raw, it.Attachments)
 }
 
 // editAttachments applies MS-ASAIRS 2.2.2.8 Attachments of a request:

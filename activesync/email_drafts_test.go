@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -354,7 +355,7 @@ func TestDraftRefusals(t *testing.T) {
 		cases := []struct{ cid, app, status string }{
 			{"bad-importance", `<Email:Subject>a</Email:Subject><Email:Importance>9</Email:Importance>`, "6"},
 			{"bad-to", `<Email:To>not an address &lt;&lt;</Email:To>`, "6"},
-			{"mime-body", body("4", "From: x"), "6"},
+			{"bad-mime-body", body("4", "not a message at all"), "6"},
 			{"bad-rtf", body("3", edB64("not compressed rtf at all")), "6"},
 			{"att-no-content", `<AirSyncBase:Attachments><AirSyncBase:Add><AirSyncBase:ClientId>a</AirSyncBase:ClientId></AirSyncBase:Add></AirSyncBase:Attachments>`, "6"},
 			{"bad-flag", `<Email:Flag><Email:Status>2</Email:Status><Tasks:DueDate>tomorrow</Tasks:DueDate></Email:Flag>`, "6"},
@@ -594,3 +595,79 @@ func TestRTFBodyRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// A 16.1 device may write a draft as MIME (AirSyncBase Body Type 4): the
+// message is stored as the draft, with its recipients, Bcc, subject, body
+// and attachment, From the user whatever the MIME said, and reaches a
+// second 16.1 device whole, as text and as MIME.
+func TestMIMEDraftReachesOtherDevice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := scNewEnv(t, st, "ann@example.nhs.uk")
+		drafts := e.folder(store.FolderDrafts)
+		coll := strconv.FormatInt(drafts.ID, 10)
+		a, b := e.device(eastest.IPhone14), e.device(eastest.IPhone14)
+		scFolderSync(t, a, "0")
+		scFolderSync(t, b, "0")
+		ka, kb := edInit(t, a, coll), edInit(t, b, coll)
+
+		mime := "From: Someone Else <mallory@elsewhere.example>\r\n" +
+			"To: \"Bob Smith\" <bob@example.nhs.uk>\r\nBcc: dave@example.nhs.uk\r\n" +
+			"Subject: Ward round notes\r\nImportance: high\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
+			"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBay 3 first.\r\nThen bay 5.\r\n" +
+			"--b1\r\nContent-Type: text/csv; name=\"beds.csv\"\r\nContent-Disposition: attachment; filename=\"beds.csv\"\r\n\r\nbay,free\r\n3,1\r\n" +
+			"--b1--\r\n"
+		var esc bytes.Buffer
+		if err := xmlEscape(&esc, mime); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := edSync(t, a, coll, ka, `<AirSync:Commands><AirSync:Add><AirSync:ClientId>m1</AirSync:ClientId><AirSync:ApplicationData>`+
+			`<AirSyncBase:Body><AirSyncBase:Type>4</AirSyncBase:Type><AirSyncBase:Data>`+esc.String()+`</AirSyncBase:Data></AirSyncBase:Body>`+
+			`</AirSync:ApplicationData></AirSync:Add></AirSync:Commands>`)
+		r := edResponse(t, c, "Add", "m1")
+		if r == nil || textOf(r, "Status") != "1" {
+			t.Fatalf("MIME draft Add refused: status %q", textOf(r, "Status"))
+		}
+		id, _ := strconv.ParseInt(textOf(r, "ServerId"), 10, 64)
+		it, err := st.ItemByID(scCtx, e.user.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := st.Blob(scCtx, e.user.ID, id)
+		if !it.IsDraft || it.Subject != "Ward round notes" || !strings.Contains(it.ToAddrs, "bob@example.nhs.uk") ||
+			!strings.Contains(it.BccAddrs, "dave@example.nhs.uk") || len(it.Attachments) != 1 || it.Attachments[0].FileName != "beds.csv" ||
+			!strings.Contains(edHeader(t, raw, "From"), "ann@example.nhs.uk") || strings.Contains(string(raw), "mallory") {
+			t.Fatalf("stored MIME draft: %+v\n%s", it, raw)
+		}
+
+		// B gets it once, as text.
+		c, _ = edSync(t, b, coll, kb, edPlainBody)
+		cmds := edCommands(c)
+		if len(cmds) != 1 || cmds[0].Tag != "Add" {
+			t.Fatalf("B: %d commands", len(cmds))
+		}
+		app := edChild(cmds[0], "ApplicationData")
+		atts := edAttachments(app)
+		if edText(app, "Subject") != "Ward round notes" || edText(app, "IsDraft") != "1" || edText(app, "Importance") != "2" ||
+			!strings.Contains(edText(app, "Bcc"), "dave@example.nhs.uk") || !strings.Contains(edText(app, "Body/Data"), "Then bay 5.") ||
+			len(atts) != 1 || atts[strconv.FormatInt(it.Attachments[0].ID, 10)] != "beds.csv" {
+			t.Fatalf("B's draft: subject %q importance %q bcc %q body %q atts %v", edText(app, "Subject"), edText(app, "Importance"),
+				edText(app, "Bcc"), edText(app, "Body/Data"), atts)
+		}
+		// A device that reads MIME gets the message with its attachment.
+		b2 := e.device(eastest.IPhone14)
+		scFolderSync(t, b2, "0")
+		k2 := edInit(t, b2, coll)
+		c, _ = edSync(t, b2, coll, k2, `<AirSync:Options><AirSync:MIMESupport>2</AirSync:MIMESupport><AirSyncBase:BodyPreference><AirSyncBase:Type>4</AirSyncBase:Type></AirSyncBase:BodyPreference></AirSync:Options>`)
+		cmds = edCommands(c)
+		if len(cmds) != 1 {
+			t.Fatalf("MIME reader: %d commands", len(cmds))
+		}
+		body := edText(edChild(cmds[0], "ApplicationData"), "Body/Data")
+		if !strings.Contains(body, "Then bay 5.") || !strings.Contains(body, "beds.csv") || !strings.Contains(body, "Ward round notes") {
+			t.Fatalf("MIME reader's body:\n%s", body)
+		}
+	})
+}
+
+func xmlEscape(w *bytes.Buffer, s string) error { return xml.EscapeText(w, []byte(s)) }

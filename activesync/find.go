@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/beevik/etree"
 
@@ -23,8 +24,8 @@ const (
 // find serves MS-ASCMD 2.2.1.2 Find (16.1), the search iOS 16 and later
 // use instead of Search: a MailBoxSearchCriterion (FreeText in one
 // collection or, with DeepTraversal, below it; or in all mail) or a
-// GalSearchCriterion (the staff directory, with Picture). Ranges must
-// start at 0.
+// GalSearchCriterion (the staff directory, with Picture; its Query is
+// plain text, MS-ASCMD 2.2.3.142.1). Ranges must start at 0.
 func (h *Handler) find(ctx context.Context, r *Request) (*Response, error) {
 	req := root(r.Doc, "Find:Find")
 	doc, resp := newDoc("Find:Find")
@@ -53,7 +54,7 @@ func (h *Handler) find(ctx context.Context, r *Request) (*Response, error) {
 		return &Response{Doc: doc}, nil
 	}
 	query := child(crit, "Find:Query")
-	q := text(query, "Find:FreeText")
+	q := findQueryText(query, gal != nil)
 	if q == "" {
 		return status(findInvalid)
 	}
@@ -90,6 +91,18 @@ func (h *Handler) find(ctx context.Context, r *Request) (*Response, error) {
 		return nil, findErr(err)
 	}
 	return &Response{Doc: doc}, nil
+}
+
+// findQueryText reads the search text of a Query. MS-ASCMD 2.2.3.142.1:
+// under MailBoxSearchCriterion, Query is a container whose FreeText holds
+// the text; under GALSearchCriterion it is a string, the text itself.
+// A GAL Query that wraps its text in FreeText, as early clients did, is
+// read as well.
+func findQueryText(query *etree.Element, gal bool) string {
+	if q := text(query, "Find:FreeText"); q != "" || !gal || query == nil {
+		return q
+	}
+	return strings.TrimSpace(query.Text())
 }
 
 func findErr(err error) error {

@@ -40,8 +40,8 @@ type Request struct {
 	// (12.x SendMail's MIME).
 	Raw []byte
 	Log *slog.Logger
-	// arrival orders the device's requests, so a newer one ends a held
-	// Ping (ping.go).
+	// arrival orders the device's Pings and Syncs, so a newer one ends a
+	// held one (ping.go); 0 for the other commands.
 	arrival uint64
 	// release gives the request's admission slot back (inflight.go).
 	release func()
@@ -76,6 +76,12 @@ type Command struct {
 	// LargeBody: the command carries mail or attachments and may send up
 	// to Limits.MaxBody; the others get Limits.MaxSmallBody.
 	LargeBody bool
+	// Push: the command may be held as push (Ping, Sync with Wait or
+	// HeartbeatInterval). A device has one such request outstanding, so a
+	// newer Push request of the device ends the one held (pushState.arrive);
+	// other commands (SendMail, ItemOperations...) run beside it and leave
+	// it waiting, as Exchange does.
+	Push bool
 }
 
 // Handler serves /Microsoft-Server-ActiveSync (MS-ASHTTP).
@@ -229,7 +235,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "server error", http.StatusInternalServerError)
 		}
 	}()
-	w.Header().Set("MS-Server-ActiveSync", "14.3")
+	w.Header().Set("MS-Server-ActiveSync", ServerVersion)
 	switch r.Method {
 	case http.MethodOptions:
 		h.options(w)
@@ -251,14 +257,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		defer req.leaveInFlight()
 		log = req.Log
-		req.arrival = h.push.arrive(req.Device.ID) // ends a Ping the device holds
-		detached := false
-		defer func() {
-			if !detached { // a detached Ping leaves when its wait ends
-				h.push.leave(req.Device.ID, req.arrival)
-			}
-		}()
 		cmd := h.commands[req.Query.Cmd]
+		detached := false
+		if cmd.Push {
+			req.arrival = h.push.arrive(req.Device.ID) // ends a Ping or Sync the device holds
+			defer func() {
+				if !detached { // a detached Ping leaves when its wait ends
+					h.push.leave(req.Device.ID, req.arrival)
+				}
+			}()
+		}
 		var resp *Response
 		resp, err = cmd.Run(r.Context(), req)
 		if err == nil && resp != nil && resp.wait != nil {

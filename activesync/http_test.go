@@ -3,6 +3,7 @@ package activesync_test
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -219,4 +220,44 @@ func statusOf(res *eastest.Result) string {
 		}
 	}
 	return ""
+}
+
+// The MS-Server-ActiveSync header (MS-ASHTTP 2.2.4.1.2) names an Exchange
+// release that offers every version in MS-ASProtocolVersions: clients may
+// read it as the server's build. 16.0 and 16.1 came with Exchange 2016
+// (15.1; MS-ASHTTP Appendix A: Exchange 2010 SP1 and 2013 do not use
+// them), 14.x with Exchange 2010 (14.0), 12.x with Exchange 2007 (8.0).
+// OPTIONS and a command's answer say the same.
+func TestServerVersionHeaderMatchesProtocolVersions(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	srv := eastest.StartServer(t, st)
+	srv.AddUser(t, "h@example.nhs.uk", pw)
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/Microsoft-Server-ActiveSync", nil)
+	opts, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Body.Close()
+	firstRelease := map[string][2]int{"16.1": {15, 1}, "16.0": {15, 1}, "14.1": {14, 0}, "14.0": {14, 0}, "12.1": {8, 0}, "12.0": {8, 0}}
+	var need [2]int
+	for _, v := range strings.Split(opts.Header.Get("MS-ASProtocolVersions"), ",") {
+		r, ok := firstRelease[v]
+		if !ok {
+			t.Fatalf("unknown protocol version %q", v)
+		}
+		if r[0] > need[0] || (r[0] == need[0] && r[1] > need[1]) {
+			need = r
+		}
+	}
+	cmd := post(t, srv.URL, "Cmd=FolderSync&User=h&DeviceId=SRVVER1&DeviceType=iPhone", map[string]string{"MS-ASProtocolVersion": "16.1"}, nil)
+	for name, hdr := range map[string]http.Header{"OPTIONS": opts.Header, "FolderSync": cmd.Header} {
+		got := hdr.Get("MS-Server-ActiveSync")
+		major, minor, ok := strings.Cut(got, ".")
+		ma, err1 := strconv.Atoi(major)
+		mi, err2 := strconv.Atoi(strings.SplitN(minor, ".", 2)[0])
+		if !ok || err1 != nil || err2 != nil || ma < need[0] || (ma == need[0] && mi < need[1]) {
+			t.Errorf("%s: MS-Server-ActiveSync %q with MS-ASProtocolVersions %q, want %d.%d or later",
+				name, got, opts.Header.Get("MS-ASProtocolVersions"), need[0], need[1])
+		}
+	}
 }

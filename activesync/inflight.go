@@ -15,7 +15,7 @@ import (
 // and before the body is read, so that refused requests never buffer their
 // bodies. It is given back when the request ends, or as soon as it starts
 // to wait as push (a held Ping or a Sync with Wait): a device holds one
-// such request, which its next request ends anyway (pushState.arrive), so a
+// such request, which its next Ping or Sync ends (pushState.arrive), so a
 // held request never keeps the device's next one out.
 
 // Default admission limits, per node.

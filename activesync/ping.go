@@ -57,8 +57,10 @@ func (o *PingOptions) defaults() {
 }
 
 // pushState tracks the Pings this node holds: at most one per device, ended
-// when the device sends anything else (a newer request supersedes it) or
-// when the server shuts down.
+// when the device sends a newer Ping or Sync (Command.Push: it supersedes
+// the held one) or when the server shuts down. The device's other commands
+// (SendMail, ItemOperations...) leave it waiting, so a phone that sends a
+// mail keeps its push.
 //
 // Across nodes, a newer request on another node ends the Ping too
 // (ping_crossnode.go).
@@ -103,9 +105,9 @@ func newPushState(o PingOptions, n Notifier) *pushState {
 	return p
 }
 
-// arrive notes a new admitted request of a device and ends the Ping the
-// device holds, if any. It returns the request's sequence number. Across
-// nodes it announces the request before returning.
+// arrive notes a new admitted Ping or Sync of a device (Command.Push) and
+// ends the Ping or Sync the device holds, if any. It returns the request's
+// sequence number. Across nodes it announces the request before returning.
 func (p *pushState) arrive(devicePK int64) uint64 {
 	p.mu.Lock()
 	p.seq++

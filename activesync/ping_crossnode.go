@@ -2,14 +2,17 @@ package activesync
 
 // Supersession of held Pings across nodes.
 //
-// A device has one Ping outstanding: any newer request of the device ends
-// the held one with Status 1 (MS-ASCMD 2.2.1.13; Exchange does the same, so
-// the abandoned request does not stay open until its heartbeat). On one node
-// pushState.arrive does it. Behind a load balancer the newer request may
+// A device has one Ping outstanding: a newer Ping or Sync of the device
+// ends the held one with Status 1 (MS-ASCMD 2.2.1.13; Exchange does the
+// same, so the abandoned request does not stay open until its heartbeat).
+// Its other commands do not: a SendMail beside a held Ping is ordinary, and
+// ending the Ping would cost the phone its push until it pinged again. On
+// one node pushState.arrive does it. Behind a load balancer the newer request may
 // reach another node, and on PostgreSQL the nodes tell each other:
 //
-//   - every admitted request is announced to all nodes (arrivalBus, a NOTIFY
-//     on store.ArrivalChannel through push.Broker), before the command runs;
+//   - every admitted Ping and Sync is announced to all nodes (arrivalBus, a
+//     NOTIFY on store.ArrivalChannel through push.Broker), before the
+//     command runs; other commands are not announced;
 //   - PostgreSQL delivers the announcements in one order, the same on every
 //     node. A node that has heard its own announcement of the device's
 //     latest request and then hears another node's knows that the other

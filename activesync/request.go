@@ -28,6 +28,14 @@ const (
 // SupportedVersions lists what OPTIONS advertises (MS-ASHTTP 2.2.4.1.1.1).
 var SupportedVersions = []Version{V120, V121, V140, V141, V160, V161}
 
+// ServerVersion is the MS-Server-ActiveSync header of every answer
+// (MS-ASHTTP 2.2.4.1.2, "the version of the ActiveSync server"; its own
+// example is "15.1"). Clients may read it as an Exchange build, so it
+// names a release that offers every version in SupportedVersions:
+// Exchange 2016 (15.1) is the first with 16.0 and 16.1 (MS-ASHTTP
+// Appendix A: Exchange 2010 SP1 and 2013 stop at 14.1).
+const ServerVersion = "15.1"
+
 func (v Version) String() string { return fmt.Sprintf("%d.%d", int(v)/10, int(v)%10) }
 
 // ParseVersion reads "14.1"; it returns 0 for anything else.

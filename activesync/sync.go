@@ -30,11 +30,28 @@ import (
 //     committed during a multi-window drain is either below the mark (sent)
 //     or above it (sent later); a sent item that changes again comes again
 //     as a Change.
-//   - Lost responses. The previous generation stays valid: a resend of key
-//     N recomputes from N's state (same items, or newer versions of them)
-//     and replaces N+1. An identical resend applies none of its commands
-//     again and answers with the recorded results (same ServerIds for its
-//     Adds); a different one reuses the ServerIds of Adds already done.
+//   - Lost responses (MS-ASCMD 3.1.5.9: the client repeats its last
+//     synchronization and the server answers it). The previous generation
+//     stays valid, and a replay promises a response whose new key's state
+//     covers exactly what the replay carried, not the lost response's
+//     bytes. A resend of key N is computed from N's state as the lost
+//     response was, but now: an identical resend applies none of its
+//     commands again and answers with the recorded results (same ServerIds
+//     for its Adds; a different one reuses the ServerIds of Adds already
+//     done); the server's changes above N's mark come as they stand now, in
+//     counter order up to the window. So the replay carries what the lost
+//     response carried, in the same order, then, if the window has room,
+//     what arrived since; an item that changed since comes as it is now, in
+//     its new place (perhaps a later window), and one deleted since is not
+//     sent. It answers with the same new key, N+1, whose state is
+//     replaced in the same transaction by the one that covers this replay;
+//     the lost state, which the device never saw, is gone, so the next Sync
+//     neither repeats nor skips an item. Identical bytes would mean keeping
+//     every response's mail a second time, and could hand out items since
+//     deleted; the device cannot tell the two apart, as it never saw the
+//     lost response. A response that sent nothing kept key N: sending N
+//     again is an ordinary Sync, not a replay.
+//     (TestSyncReplayAfterDroppedResponseUnderDelivery.)
 //   - One writer per key. The commit is guarded by the newest generation
 //     the request was computed from; a racing request with the same key
 //     fails the guard, applies nothing and gets Status 3.

@@ -10,10 +10,10 @@ import (
 //
 // A device has one long-held request outstanding. A held Sync takes the
 // device's slot in pushState exactly as a held Ping does (pushState.hold),
-// so the same mechanism ends it: a newer request of the device on this node
-// (pushState.arrive), or on another node over PostgreSQL
-// (ping_crossnode.go), or the server's shutdown (EndHeldRequests). Another
-// device of the user has its own slot and ends nothing.
+// so the same mechanism ends it: a newer Ping or Sync of the device on this
+// node (pushState.arrive), or on another node over PostgreSQL
+// (ping_crossnode.go), or the server's shutdown (EndHeldRequests). The
+// device's other commands, and another device of the user, end nothing.
 //
 // The ended Sync is answered as if its interval had run out, which is what
 // Exchange does for a Sync whose wait is cut short: the empty Sync response

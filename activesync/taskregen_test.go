@@ -7,8 +7,8 @@ import (
 
 	"github.com/beevik/etree"
 
-	"airlock/activesync"
 	"airlock/activesync/eastest"
+	"airlock/pim"
 	"airlock/store"
 	"airlock/store/storetest"
 )
@@ -51,7 +51,7 @@ func TestRecurringTaskCompletionMovesOn(t *testing.T) {
 	cases := []struct {
 		name       string
 		recurrence string
-		onServer   bool // completed by activesync.CompleteTask, not a device
+		onServer   bool // completed by pim.CompleteTask, not a device
 		want       want
 	}{
 		{name: "weekly regenerating: a week after completion",
@@ -92,7 +92,7 @@ func TestRecurringTaskCompletionMovesOn(t *testing.T) {
 				before := trTaskIDs(t, st, ada.u.ID, folderID)
 
 				if c.onServer {
-					if err := activesync.CompleteTask(scCtx, st, ada.u.ID, mustID(t, id), trCompletedAt); err != nil {
+					if err := pim.CompleteTask(scCtx, st, ada.u.ID, mustID(t, id), trCompletedAt); err != nil {
 						t.Fatal(err)
 					}
 				} else {

@@ -281,7 +281,7 @@ func heapGrowthDuring(f func()) int64 {
 
 // Large bodies per request: a device has at most four requests in flight;
 // the fifth is refused. Its held Ping is not one of the four: the device's
-// next requests are admitted, and end the Ping as ever.
+// next requests are admitted beside it, and its next Ping ends it.
 func TestLargeBodiesPerRequestInFlightCappedPerDeviceHeldPingExempt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := pmSetup(t, st, eastest.ServerOptions{})
@@ -305,7 +305,8 @@ func TestLargeBodiesPerRequestInFlightCappedPerDeviceHeldPingExempt(t *testing.T
 				t.Fatalf("admitted request: HTTP %d", resp.StatusCode)
 			}
 		}
-		pmResult(t, ping, 5*time.Second).Expect(200, "Ping:Status", "1") // superseded, as before
+		e.dev.Do("Ping", pingXML(5)).Expect(200, "Ping:Status", "5")
+		pmResult(t, ping, 5*time.Second).Expect(200, "Ping:Status", "1") // superseded
 		waitInFlight(t, e.srv.Handler, 0)
 	})
 }
@@ -358,7 +359,7 @@ func TestSlowRequestBodiesAreCutOff(t *testing.T) {
 					if n := e.srv.Handler.HeldPings(); n != 1 {
 						t.Fatalf("held Pings %d after the body deadline, want 1", n)
 					}
-					e.dev.Do("FolderSync", folderSync0) // the device's next request
+					e.dev.Do("Ping", pingXML(5)).Expect(200, "Ping:Status", "5") // the device's next Ping
 					pmResult(t, ping, 5*time.Second).Expect(200, "Ping:Status", "1")
 				}
 			})

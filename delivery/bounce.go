@@ -3,6 +3,7 @@ package delivery
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"mime/multipart"
 	"net/textproto"
@@ -20,6 +21,9 @@ type dsnInput struct {
 	Arrival, Now            time.Time
 	Failed                  map[string]string // recipient -> diagnostic
 	Original                []byte
+	// Explain replaces the sentence that blames the relay (a gateway's
+	// report); DiagType is the Diagnostic-Code's type, default "smtp".
+	Explain, DiagType string
 }
 
 var enhanced = regexp.MustCompile(`\b([245])\.(\d{1,3})\.(\d{1,3})\b`)
@@ -58,7 +62,13 @@ func buildDSN(in dsnInput) ([]byte, error) {
 	for _, rc := range rcpts {
 		fmt.Fprintf(text, "  %s\r\n    %s\r\n", rc, in.Failed[rc])
 	}
-	fmt.Fprintf(text, "\r\nThe relay %s refused it, or it could not be handed over in time.\r\nNo further attempts will be made.\r\n", in.Relay)
+	if in.Explain == "" {
+		in.Explain = fmt.Sprintf("The relay %s refused it, or it could not be handed over in time.", in.Relay)
+	}
+	fmt.Fprintf(text, "\r\n%s\r\nNo further attempts will be made.\r\n", in.Explain)
+	if in.DiagType == "" {
+		in.DiagType = "smtp"
+	}
 
 	status, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"message/delivery-status"}})
 	if err != nil {
@@ -79,7 +89,7 @@ func buildDSN(in dsnInput) ([]byte, error) {
 			host, _, _ := strings.Cut(in.Relay, ":")
 			fmt.Fprintf(status, "Remote-MTA: dns; %s\r\n", host)
 		}
-		fmt.Fprintf(status, "Diagnostic-Code: smtp; %s\r\n", diag)
+		fmt.Fprintf(status, "Diagnostic-Code: %s; %s\r\n", in.DiagType, diag)
 	}
 
 	headers, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}})
@@ -118,4 +128,39 @@ func parseBounce(raw []byte) (*store.Item, error) {
 		return nil, fmt.Errorf("parse our own bounce: %w", err)
 	}
 	return it, nil
+}
+
+// GatewayFailure is a message a gateway (fax) could not deliver, for
+// GatewayBounce.
+type GatewayFailure struct {
+	Hostname string
+	UserID   int64  // the sender, whose Inbox gets the report
+	Sender   string // their address, the report's To
+	Original []byte // the message as submitted
+	Arrival  time.Time
+	Now      time.Time
+	// Failed maps each recipient address to why it failed.
+	Failed map[string]string
+	// Explain says what refused it, for people ("The fax provider refused it.").
+	Explain string
+}
+
+// GatewayBounce is the delivery status notification (RFC 3464) for the
+// sender of a message a gateway could not deliver, as a delivery into
+// their Inbox: the same report the relay writes, with the gateway named.
+func GatewayBounce(ctx context.Context, st *store.Store, f GatewayFailure) (*store.Delivery, error) {
+	raw, err := buildDSN(dsnInput{Hostname: f.Hostname, Sender: f.Sender, Arrival: f.Arrival, Now: f.Now,
+		Failed: f.Failed, Original: f.Original, Explain: f.Explain, DiagType: "x-airlock"})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := parseBounce(raw)
+	if err != nil {
+		return nil, err
+	}
+	it, err := (&Service{Store: st, Hostname: f.Hostname}).copyFor(ctx, parsed, f.UserID, store.FolderInbox)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Delivery{Raw: raw, Items: []*store.Item{it}}, nil
 }

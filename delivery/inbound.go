@@ -272,7 +272,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound) && s.user != nil:
 		// Submission by an authenticated user: any address.
-		if !s.l.svc.RemoteAllowed() && !s.l.svc.isSMS(to) { // issue 9: SMS needs no relay
+		if !s.l.svc.RemoteAllowed() && !s.l.svc.isGateway(to) { // issue 9: SMS and fax need no relay
 			s.l.Rejected.Add(1)
 			return errNoRelayFor
 		}

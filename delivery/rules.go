@@ -7,7 +7,7 @@ package delivery
 // The edits to the other files of this package are marked "issue 9" and
 // each calls into this file:
 //   - service.go Submit: From the owner with Sender the delegate
-//     (onBehalfOf), SMS addresses leave the remote list (splitSMS), and the
+//     (onBehalfOf), SMS and fax addresses leave the remote list (splitSMS), and the
 //     submission is stored through storeSubmission;
 //   - service.go DeliverInbound: stored through storeInbound;
 //   - inbound.go: RCPT refuses a full mailbox (rcptQuota) and accepts SMS
@@ -56,6 +56,8 @@ type Rules interface {
 	SendOnBehalf(ctx context.Context, user *store.User, from string) (*store.User, bool)
 	// IsSMSAddress reports whether addr is handled by the SMS gateway.
 	IsSMSAddress(addr string) bool
+	// IsFaxAddress reports whether addr is handled by the fax gateway.
+	IsFaxAddress(addr string) bool
 	// Outgoing decides what happens to the parts of a submission that
 	// leave the organisation: the relay's recipients and data (the tag
 	// line added), what is held, and the text messages.
@@ -68,6 +70,7 @@ type Rules interface {
 type Committed struct {
 	UserIDs []int64         // local users who got mail (quota warnings)
 	SMS     int             // text messages queued
+	Fax     int             // faxes queued
 	Held    *store.HeldMail // mail held, with its id
 	Sender  *store.User     // nil for inbound mail
 }
@@ -79,6 +82,7 @@ type Outgoing struct {
 	Parsed *store.Item
 	Remote []string // recipients for the relay
 	SMS    []string // SMS addresses
+	Fax    []string // fax addresses
 }
 
 // OutgoingDecision is what Rules.Outgoing decided.
@@ -87,6 +91,7 @@ type OutgoingDecision struct {
 	RelayData []byte   // what the relay sends; nil means Outgoing.Raw
 	Held      *store.HeldMail
 	SMS       []store.SMSMessage
+	Fax       []store.FaxMessage
 	Notices   []store.Delivery // for the sender, in the same transaction
 }
 
@@ -107,20 +112,26 @@ func (s *Service) onBehalfOf(ctx context.Context, user *store.User, from []*mail
 	return owner
 }
 
-func (s *Service) isSMS(addr string) bool {
-	return s.Rules != nil && s.Rules.IsSMSAddress(addr)
+// isGateway reports whether addr goes to the SMS or the fax gateway
+// rather than the relay.
+func (s *Service) isGateway(addr string) bool {
+	return s.Rules != nil && (s.Rules.IsSMSAddress(addr) || s.Rules.IsFaxAddress(addr))
 }
 
-// splitSMS moves SMS addresses from res.Remote to res.SMS.
+// splitSMS moves SMS addresses from res.Remote to res.SMS, and fax
+// addresses to res.Fax: the gateways take them, not the relay.
 func (s *Service) splitSMS(res *Result) {
 	if s.Rules == nil {
 		return
 	}
 	remote := res.Remote[:0:0]
 	for _, a := range res.Remote {
-		if s.Rules.IsSMSAddress(a) {
+		switch {
+		case s.Rules.IsSMSAddress(a):
 			res.SMS = append(res.SMS, a)
-		} else {
+		case s.Rules.IsFaxAddress(a):
+			res.Fax = append(res.Fax, a)
+		default:
 			remote = append(remote, a)
 		}
 	}
@@ -145,20 +156,21 @@ func (s *Service) storeSubmission(ctx context.Context, sub Submission, raw []byt
 		}
 	}
 	items := ss.Items
-	remote, smsAddrs := res.Remote, res.SMS
+	remote, smsAddrs, faxAddrs := res.Remote, res.SMS, res.Fax
 	for attempt := 1; ; attempt++ {
 		g := store.Governed{}
 		ss.Items = nil
 		failed := map[string]string{}
+		var sentCopy *store.Item
 		for _, it := range items {
 			// The Sent Items copy was checked above, with a clearer error.
-			if !(it.UserID == sub.User.ID && sub.SaveInSent && s.isSentCopy(ctx, it)) {
-				if err := s.Rules.CheckQuota(ctx, it.UserID, size); errors.Is(err, store.ErrQuotaExceeded) {
-					failed[s.addressOf(ctx, it.UserID)] = fullDiagnostic
-					continue
-				} else if err != nil {
-					return err
-				}
+			if it.UserID == sub.User.ID && sub.SaveInSent && s.isSentCopy(ctx, it) {
+				sentCopy = it
+			} else if err := s.Rules.CheckQuota(ctx, it.UserID, size); errors.Is(err, store.ErrQuotaExceeded) {
+				failed[s.addressOf(ctx, it.UserID)] = fullDiagnostic
+				continue
+			} else if err != nil {
+				return err
 			}
 			ss.Items = append(ss.Items, it)
 			if !slices.Contains(g.Enforce, it.UserID) {
@@ -166,9 +178,9 @@ func (s *Service) storeSubmission(ctx context.Context, sub Submission, raw []byt
 			}
 		}
 		ss.Outbound = nil
-		res.Remote, res.SMS, res.Held, res.Refused = remote, smsAddrs, nil, nil
-		if len(remote)+len(smsAddrs) > 0 {
-			dec, err := s.Rules.Outgoing(ctx, Outgoing{User: sub.User, Raw: raw, Parsed: parsed, Remote: remote, SMS: smsAddrs})
+		res.Remote, res.SMS, res.Fax, res.Held, res.Refused = remote, smsAddrs, faxAddrs, nil, nil
+		if len(remote)+len(smsAddrs)+len(faxAddrs) > 0 {
+			dec, err := s.Rules.Outgoing(ctx, Outgoing{User: sub.User, Raw: raw, Parsed: parsed, Remote: remote, SMS: smsAddrs, Fax: faxAddrs})
 			if err != nil {
 				return err
 			}
@@ -186,6 +198,10 @@ func (s *Service) storeSubmission(ctx context.Context, sub Submission, raw []byt
 				res.Held = dec.Held.Recipients()
 			}
 			g.SMS = dec.SMS
+			g.Fax = dec.Fax
+			for i := range g.Fax {
+				g.Fax[i].SentItem = sentCopy // the status goes on it
+			}
 			g.Notices = append(g.Notices, dec.Notices...)
 		}
 		if len(failed) > 0 {
@@ -203,7 +219,7 @@ func (s *Service) storeSubmission(ctx context.Context, sub Submission, raw []byt
 		var qe *store.QuotaError
 		switch {
 		case err == nil:
-			s.Rules.Committed(ctx, Committed{UserIDs: g.Enforce, SMS: len(g.SMS), Held: g.Held, Sender: sub.User})
+			s.Rules.Committed(ctx, Committed{UserIDs: g.Enforce, SMS: len(g.SMS), Fax: len(g.Fax), Held: g.Held, Sender: sub.User})
 			return nil
 		case errors.As(err, &qe) && qe.UserID == sub.User.ID:
 			return quotaErr(err, ErrSentItemsFull)

@@ -128,6 +128,7 @@ type Result struct {
 	Remote    []string // addresses queued for the relay
 	// issue 9 (rules.go):
 	SMS     []string // SMS addresses queued for the SMS gateway
+	Fax     []string // fax addresses queued for the fax gateway
 	Held    []string // remote addresses held (sensitive mail, secure domains)
 	Refused []string // local addresses whose mailbox was full (the sender gets a report)
 }
@@ -239,7 +240,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 		}
 		items = append(items, it)
 	}
-	s.splitSMS(res) // issue 9: SMS addresses are ours, not the relay's (rules.go)
+	s.splitSMS(res) // issue 9: SMS and fax addresses are ours, not the relay's (rules.go)
 	if len(res.Remote) > 0 && !s.RemoteAllowed() {
 		return nil, fmt.Errorf("%s: %w", strings.Join(res.Remote, ", "), ErrNoRelay)
 	}

@@ -130,7 +130,7 @@ func (s *Service) EnsureDefaults(ctx context.Context) error {
 		}
 		for _, r := range rules {
 			sr := ruleToStore(r)
-			sr.CreatedBy = "default rules"
+			sr.CreatedBy = defaultRulesAuthor
 			if err := s.store.AddRule(ctx, &sr); err != nil {
 				return err
 			}
@@ -138,6 +138,8 @@ func (s *Service) EnsureDefaults(ctx context.Context) error {
 		if err := s.store.SetSetting(ctx, SettingRulesSeeded, s.now().Format(time.RFC3339)); err != nil {
 			return err
 		}
+	} else if err := s.reviseShippedRules(ctx); err != nil {
+		return err
 	}
 	if v, err := s.store.Setting(ctx, SettingDefaultAccess, ""); err != nil {
 		return err
@@ -147,6 +149,53 @@ func (s *Service) EnsureDefaults(ctx context.Context) error {
 		}
 	}
 	s.Invalidate()
+	return nil
+}
+
+// defaultRulesAuthor is the CreatedBy of the rules EnsureDefaults seeds.
+const defaultRulesAuthor = "default rules"
+
+// revisedRules are shipped rules whose matcher changed after installations
+// had stored them. The Nokia rules matched the User-Agent only; they now
+// match the model, which the device reports in DeviceInformation or its
+// User-Agent carries (policies.Enrich), so a Nokia whose mail client sends
+// an unknown User-Agent is recognised too.
+var revisedRules = []struct {
+	id             int64
+	field, pattern string // as first shipped
+}{
+	{60, "useragent", "re:^NokiaE(52|55|63|66|71|72|75)"},
+	{61, "useragent", "re:^NokiaE[57]-?00"},
+}
+
+// reviseShippedRules gives the stored rules of revisedRules their new
+// matcher, when they are still exactly as shipped: a rule an administrator
+// changed is theirs and stays as it is.
+func (s *Service) reviseShippedRules(ctx context.Context) error {
+	shipped, err := policies.DefaultRules()
+	if err != nil {
+		return err
+	}
+	stored, err := s.store.ListRules(ctx)
+	if err != nil {
+		return err
+	}
+	for _, old := range revisedRules {
+		for i := range stored {
+			r := &stored[i]
+			if r.ID != old.id || r.Field != old.field || r.Pattern != old.pattern || r.CreatedBy != defaultRulesAuthor {
+				continue
+			}
+			for _, n := range shipped {
+				if n.ID == old.id {
+					r.Field, r.Pattern = string(n.Field), n.Pattern
+					if err := s.store.UpdateRule(ctx, r); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
 	return nil
 }
 

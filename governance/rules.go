@@ -20,6 +20,21 @@ type Rules struct {
 	// SMS recognises SMS addresses and turns mail into text messages; nil:
 	// no SMS gateway (such addresses are ordinary remote addresses).
 	SMS SMSRouter
+	// Fax recognises fax addresses and turns mail into faxes; nil: no fax
+	// gateway.
+	Fax FaxRouter
+}
+
+// FaxRouter is the part of the fax gateway the rules need; package fax
+// implements it.
+type FaxRouter interface {
+	// Number returns the E.164 number of a fax address.
+	Number(addr string) (string, bool)
+	// Message turns a submitted mail into the fax for one address, or
+	// says why it cannot be faxed (an attachment of another type).
+	Message(sender *store.User, raw []byte, parsed *store.Item, addr string) (store.FaxMessage, error)
+	// Kick makes the gateway look at its outbox now.
+	Kick()
 }
 
 // SMSRouter is the part of the SMS gateway the rules need; package sms
@@ -62,6 +77,15 @@ func (r *Rules) IsSMSAddress(addr string) bool {
 	return ok
 }
 
+// IsFaxAddress implements delivery.Rules.
+func (r *Rules) IsFaxAddress(addr string) bool {
+	if r.Fax == nil {
+		return false
+	}
+	_, ok := r.Fax.Number(addr)
+	return ok
+}
+
 // Committed implements delivery.Rules: quota warnings, the audit of held
 // mail, and the SMS gateway's kick.
 func (r *Rules) Committed(ctx context.Context, c delivery.Committed) {
@@ -72,6 +96,9 @@ func (r *Rules) Committed(ctx context.Context, c delivery.Committed) {
 	}
 	if c.SMS > 0 && r.SMS != nil {
 		r.SMS.Kick()
+	}
+	if c.Fax > 0 && r.Fax != nil {
+		r.Fax.Kick()
 	}
 }
 
@@ -119,6 +146,11 @@ func (r *Rules) Outgoing(ctx context.Context, o delivery.Outgoing) (*delivery.Ou
 			dec.Notices = append(dec.Notices, *n)
 		}
 	}
+	if len(o.Fax) > 0 {
+		if err := r.outgoingFax(ctx, o, reason, dec); err != nil {
+			return nil, err
+		}
+	}
 	if len(dec.Relay) > 0 {
 		data, err := r.taglineFor(ctx, o.Raw)
 		if err != nil {
@@ -137,4 +169,40 @@ func (r *Rules) smsRefusedNotice(ctx context.Context, sender *store.User, subjec
 	}
 	b.WriteString("\nAny other recipients received it as normal.\n")
 	return notice.Notice{Hostname: r.Hostname, To: sender, Kind: "sms", Now: r.now(), Subject: "Not sent by SMS: " + subject, Body: b.String()}.Delivery(ctx, r.Store)
+}
+
+// outgoingFax turns the fax addresses of a submission into faxes, or tells
+// the sender (in the same transaction) which could not be faxed and why.
+// Sensitive mail (reason not empty) is never faxed: a fax machine's tray
+// is not a secure channel.
+func (r *Rules) outgoingFax(ctx context.Context, o delivery.Outgoing, reason string, dec *delivery.OutgoingDecision) error {
+	refused := map[string]string{}
+	for _, a := range o.Fax {
+		if reason != "" {
+			refused[a] = "it is marked sensitive, and fax is not a secure channel"
+			continue
+		}
+		m, err := r.Fax.Message(o.User, o.Raw, o.Parsed, a)
+		if err != nil {
+			refused[a] = err.Error()
+			continue
+		}
+		m.NextAttempt = r.now()
+		dec.Fax = append(dec.Fax, m)
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your message %q was not faxed to:\n\n", o.Parsed.Subject)
+	for _, a := range slices.Sorted(maps.Keys(refused)) {
+		fmt.Fprintf(&b, "  %s: %s\n", a, refused[a])
+	}
+	b.WriteString("\nAny other recipients received it as normal.\n")
+	n, err := notice.Notice{Hostname: r.Hostname, To: o.User, Kind: "fax", Now: r.now(), Subject: "Not faxed: " + o.Parsed.Subject, Body: b.String()}.Delivery(ctx, r.Store)
+	if err != nil {
+		return err
+	}
+	dec.Notices = append(dec.Notices, *n)
+	return nil
 }

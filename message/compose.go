@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 	"io"
+	"mime"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
@@ -57,11 +58,7 @@ func Compose(h mail.Header, text, html string, files []File) ([]byte, error) {
 	}
 	for _, f := range files {
 		var ah mail.AttachmentHeader
-		ct := f.ContentType
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		ah.SetContentType(ct, nil)
+		ah.SetContentType(mediaType(f.ContentType))
 		ah.SetFilename(f.Name)
 		if f.Inline {
 			ah.SetContentDisposition("inline", map[string]string{"filename": f.Name})
@@ -100,4 +97,16 @@ func writeTextPart(iw *mail.InlineWriter, contentType, body string) error {
 		return err
 	}
 	return pw.Close()
+}
+
+// mediaType splits a Content-Type value ("text/csv; charset=utf-8", as
+// Part returns for text) into its type and parameters, which is what the
+// header writer takes: given the whole value as the type, it would write
+// an empty Content-Type.
+func mediaType(ct string) (string, map[string]string) {
+	t, params, err := mime.ParseMediaType(ct)
+	if err != nil || t == "" {
+		return "application/octet-stream", nil
+	}
+	return t, params
 }

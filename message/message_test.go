@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-message/mail"
+
 	"airlock/store"
 )
 
@@ -750,4 +752,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A text attachment's type as Part gives it ("text/csv; charset=utf-8")
+// is written whole by Compose, not as an empty Content-Type.
+func TestComposeTextAttachmentKeepsType(t *testing.T) {
+	var h mail.Header
+	h.SetSubject("s")
+	raw, err := Compose(h, "body", "", []File{{Name: "beds.csv", ContentType: "text/csv; charset=utf-8", Data: []byte("a,b\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(it.Attachments) != 1 || it.Attachments[0].ContentType != "text/csv; charset=utf-8" || it.Attachments[0].FileName != "beds.csv" {
+		t.Fatalf("attachments %+v\n%s", it.Attachments, raw)
+	}
 }

@@ -54,6 +54,10 @@ func TestCatalogueLookup(t *testing.T) {
 		{"Nokia E7-00", DeviceFacts{UserAgent: "NokiaE7-00/3.00(0)MailforExchange"}, "Nokia E5 / E7", true},
 		{"Nokia E5-00 without hyphen", DeviceFacts{UserAgent: "NokiaE500/2.05(0)MailforExchange"}, "Nokia E5 / E7", true},
 		{"Nokia E73 is not an approved Eseries", DeviceFacts{UserAgent: "NokiaE73/2.02(0)MailforExchange 3gpp-gba"}, "", false},
+		{"Nokia E72-1 by reported model, unknown User-Agent", DeviceFacts{DeviceType: "NokiaEmail", Model: "NokiaE72-1", UserAgent: "MfE-Client/3.0.50"}, "Nokia Eseries (Mail for Exchange)", true},
+		{"Nokia E72-1 by model without the maker", DeviceFacts{Model: "E72-1"}, "Nokia Eseries (Mail for Exchange)", true},
+		{"Nokia E7-00 by reported model", DeviceFacts{Model: "NokiaE7-00"}, "Nokia E5 / E7", true},
+		{"Nokia E73 by model is not an approved Eseries", DeviceFacts{Model: "NokiaE73-1"}, "", false},
 		{"Nokia N97 unknown", DeviceFacts{UserAgent: "NokiaN97/3.00(73)MailforExchange"}, "", false},
 		{"BlackBerry 10", DeviceFacts{DeviceType: "BlackBerry", UserAgent: "RIM-Q10-SQN100-3/10.2.0.1443"}, "BlackBerry 10", true},
 		{"PlayBook is not BlackBerry 10", DeviceFacts{UserAgent: "RIM-Playbook/2.0"}, "", false},
@@ -62,7 +66,11 @@ func TestCatalogueLookup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, ok := cat.Lookup(tc.facts)
+			// As its callers do, look up the facts completed by Enrich:
+			// families known by model are then found whether the device
+			// reported the model or only its User-Agent carries it.
+			f, _ := Enrich(tc.facts)
+			e, ok := cat.Lookup(f)
 			if ok != (tc.family != "") || e.Family != tc.family || e.CanEncrypt != tc.canEncrypt {
 				t.Errorf("Lookup = %q (found %v, encrypts %v), want %q (encrypts %v)", e.Family, ok, e.CanEncrypt, tc.family, tc.canEncrypt)
 			}

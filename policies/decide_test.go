@@ -48,6 +48,12 @@ var (
 		DeviceID: "IMEI356795024156858", DeviceType: "NokiaEmail",
 		UserAgent: "NokiaE721/2.02(0)MailforExchange 3gpp-gba", ProtocolVersion: "12.1",
 	}
+	// nokiaE72ByModel reports its model only through DeviceInformation;
+	// its mail client's User-Agent says nothing known.
+	nokiaE72ByModel = DeviceFacts{
+		DeviceID: "IMEI356795024156859", DeviceType: "NokiaEmail", Model: "NokiaE72-1",
+		UserAgent: "MfE-Client/3.0.50", ProtocolVersion: "12.1", InfoSource: InfoFromSettings,
+	}
 	wp7 = DeviceFacts{
 		DeviceID: "6F24CAD599A5BF1A690246B8C68FAE8D", DeviceType: "WP",
 		UserAgent: "MSFT-WP/7.0.7004", ProtocolVersion: "14.0",
@@ -148,6 +154,15 @@ func TestDecideSeedFamilies(t *testing.T) {
 		{
 			name: "Nokia E72 without ack refused, pending provisioning", facts: withAck(nokiaE72, AckNone),
 			want: ActionBlock, decidedBy: "policy", reason: "not yet accepted", pending: true,
+		},
+		{
+			name: "Nokia E72 by DeviceInformation model with ack 1 allowed", facts: withAck(nokiaE72ByModel, AckApplied),
+			want: ActionAllow, decidedBy: "rule:60", evidence: "catalogue: Nokia Eseries",
+		},
+		{
+			name:  "Nokia E72 by DeviceInformation model with ack 2 refused even when non-provisionable devices are allowed",
+			facts: withAck(nokiaE72ByModel, AckPartial), settings: allowNonProvisionable(settings),
+			want: ActionBlock, decidedBy: "policy", reason: "only when it applies the whole policy",
 		},
 		{
 			name: "Windows Phone 7 blocked", facts: withAck(wp7, AckApplied),

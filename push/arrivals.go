@@ -16,9 +16,9 @@ import (
 const announceTimeout = time.Second
 
 // arrivals carries device requests between nodes (activesync's
-// supersession of held Pings): Announce sends one, and every node's
-// listener, this one's included, hands it to the functions registered with
-// OnArrival. Without PostgreSQL there is one node and nothing to carry.
+// supersession of held Pings and Syncs by a newer Ping or Sync): Announce
+// sends one, and every node's listener, this one's included, hands it to
+// the functions registered with OnArrival. Without PostgreSQL there is one node and nothing to carry.
 type arrivals struct {
 	node     string
 	announce func(context.Context, store.Arrival) error // nil: one node

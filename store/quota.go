@@ -124,6 +124,8 @@ type Governed struct {
 	Held *HeldMail
 	// SMS are queued for the SMS gateway.
 	SMS []SMSMessage
+	// Fax are queued for the fax gateway (fax.go).
+	Fax []FaxMessage
 	// Outbound are queued for the relay (reports to remote senders).
 	Outbound []*OutboundMail
 }
@@ -173,6 +175,11 @@ func (s *Store) governIn(tx *gorm.DB, g Governed) error {
 		}
 		if err := tx.Create(m).Error; err != nil {
 			return wrap(err, "queue sms")
+		}
+	}
+	for i := range g.Fax {
+		if err := queueFax(tx, &g.Fax[i], s.now()); err != nil {
+			return err
 		}
 	}
 	return nil

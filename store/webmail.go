@@ -123,44 +123,79 @@ func mailFilter(db *gorm.DB, unread, flagged bool) *gorm.DB {
 	return db
 }
 
-// SubjectOrder returns the ids of a folder's live messages (unread or
-// flagged ones only, if asked) ordered by subject, case-insensitively,
-// the latest stored first among equal subjects. It is the one place subjects are
-// compared, and it compares them in Go: subjects may be stored encrypted,
-// so the database cannot order them. Callers page through the ids and
-// cache the order against the folder's change counter.
-func (s *Store) SubjectOrder(ctx context.Context, userID, folderID int64, unread, flagged bool) ([]int64, error) {
-	if _, err := s.FolderByID(ctx, userID, folderID); err != nil {
-		return nil, err
+// SubjectEntry is one live message of a folder in the subject order, with
+// what the list's filters need.
+type SubjectEntry struct {
+	ID      int64
+	Key     string // the subject, lower-cased and trimmed
+	Read    bool
+	Flagged bool
+}
+
+func subjectEntryOf(it *Item) SubjectEntry {
+	return SubjectEntry{ID: it.ID, Key: strings.ToLower(strings.TrimSpace(it.Subject)), Read: it.Read, Flagged: it.FlagStatus == 2}
+}
+
+// CompareSubjectEntries orders by subject, case-insensitively, and the
+// latest stored first among equal subjects (ids grow with arrival).
+func CompareSubjectEntries(a, b SubjectEntry) int {
+	if c := strings.Compare(a.Key, b.Key); c != 0 {
+		return c
 	}
-	// Two columns of every message of the folder, read into Items so that
-	// the sealed subject is opened by its serializer (keys.go).
-	db := s.db.WithContext(ctx).Model(&Item{}).Select("id", "subject").
-		Where("folder_id = ? AND deleted = ?", folderID, false)
+	return compareDesc(a.ID, b.ID)
+}
+
+// SubjectOrder returns a folder's live messages in the subject order, and
+// the folder's change counter read before them (so changes made while they
+// are read are merged again later, which is harmless). It is the one
+// place subjects are compared, and it compares them in Go: subjects are
+// sealed at rest, so the database cannot order them. Callers cache the
+// result and bring it up to date with MergeSubjectChanges.
+func (s *Store) SubjectOrder(ctx context.Context, userID, folderID int64) (int64, []SubjectEntry, error) {
+	modseq, err := s.FolderModseq(ctx, userID, folderID)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Four columns of every message, read into Items so that the sealed
+	// subject is opened by its serializer (keys.go).
 	var items []Item
-	if err := mailFilter(db, unread, flagged).Find(&items).Error; err != nil {
-		return nil, wrap(err, "subject order")
+	err = s.db.WithContext(ctx).Model(&Item{}).Select("id", "subject", "read", "flag_status").
+		Where("folder_id = ? AND user_id = ? AND deleted = ?", folderID, userID, false).Find(&items).Error
+	if err != nil {
+		return 0, nil, wrap(err, "subject order")
 	}
-	type keyed struct {
-		id  int64
-		key string
+	out := make([]SubjectEntry, len(items))
+	for i := range items {
+		out[i] = subjectEntryOf(&items[i])
 	}
-	ks := make([]keyed, len(items))
-	for i, it := range items {
-		ks[i] = keyed{it.ID, strings.ToLower(strings.TrimSpace(it.Subject))}
+	slices.SortFunc(out, CompareSubjectEntries)
+	return modseq, out, nil
+}
+
+// MergeSubjectChanges applies changed items of folderID (from ChangesSince:
+// tombstones, moves out, new mail, flag changes) to an ordered list and
+// returns a new list; the old one is left as it was for readers holding it.
+func MergeSubjectChanges(entries []SubjectEntry, changed []Item, folderID int64) []SubjectEntry {
+	gone := make(map[int64]bool, len(changed))
+	for i := range changed {
+		gone[changed[i].ID] = true
 	}
-	// Equal subjects: the newest message first (ids grow with arrival).
-	slices.SortFunc(ks, func(a, b keyed) int {
-		if c := strings.Compare(a.key, b.key); c != 0 {
-			return c
+	out := make([]SubjectEntry, 0, len(entries)+len(changed))
+	for _, e := range entries {
+		if !gone[e.ID] {
+			out = append(out, e)
 		}
-		return compareDesc(a.id, b.id)
-	})
-	ids := make([]int64, len(ks))
-	for i, k := range ks {
-		ids[i] = k.id
 	}
-	return ids, nil
+	for i := range changed {
+		it := &changed[i]
+		if it.Deleted || it.FolderID != folderID {
+			continue
+		}
+		e := subjectEntryOf(it)
+		at, _ := slices.BinarySearchFunc(out, e, CompareSubjectEntries)
+		out = slices.Insert(out, at, e)
+	}
+	return out
 }
 
 func compareDesc(a, b int64) int {

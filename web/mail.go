@@ -78,6 +78,11 @@ type mailShell struct {
 	Tree []folderNode
 	// SearchQuery fills the search box (mail_search.go).
 	SearchQuery string
+	// SMS and Fax link the side bar to those pages (sms.go).
+	SMS, Fax bool
+	// The mailboxes shared with the user, filled when rendering
+	// (mail_shared.go).
+	sharedList
 }
 
 // OwnFolders says whether the user made any mail folder.
@@ -449,62 +454,101 @@ func (cc *countCache) get(ctx context.Context, st *store.Store, userID int64, fo
 	return out, nil
 }
 
-// subjectCache keeps the subject order of recently listed folders, keyed
-// by the folder's change counter, so paging through a large folder by
-// subject sorts it once, not once per page.
+// subjectCache keeps the subject order of recently listed folders with
+// the change counter it reflects. A later change (new mail, a move, a flag
+// set on a phone) is merged in from the folder's changes since then, so a
+// large folder is sorted once, not after every change; filters are applied
+// to the cached order.
 type subjectCache struct {
 	mu      sync.Mutex
 	entries map[subjectKey]subjectEntry
 }
 
-type subjectKey struct {
-	user, folder    int64
-	unread, flagged bool
-}
+type subjectKey struct{ user, folder int64 }
 
 type subjectEntry struct {
 	modseq int64
-	ids    []int64
+	order  []store.SubjectEntry // never changed in place: readers may hold it
 	used   time.Time
 }
 
-const subjectCacheSize = 32
+const (
+	subjectCacheSize = 32
+	// subjectMergeMax: more changes than this since the cached order, and
+	// sorting afresh is as cheap as merging.
+	subjectMergeMax = 2000
+)
 
 func (sc *subjectCache) order(ctx context.Context, st *store.Store, userID, folderID int64, unread, flagged bool) ([]int64, error) {
+	order, err := sc.current(ctx, st, userID, folderID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(order))
+	for _, e := range order {
+		if (unread && e.Read) || (flagged && !e.Flagged) {
+			continue
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids, nil
+}
+
+// current returns the folder's subject order, from the cache, merged with
+// the changes since, or sorted afresh.
+func (sc *subjectCache) current(ctx context.Context, st *store.Store, userID, folderID int64) ([]store.SubjectEntry, error) {
 	modseq, err := st.FolderModseq(ctx, userID, folderID)
 	if err != nil {
 		return nil, err
 	}
-	k := subjectKey{userID, folderID, unread, flagged}
+	k := subjectKey{userID, folderID}
 	sc.mu.Lock()
-	if e, ok := sc.entries[k]; ok && e.modseq == modseq {
-		e.used = time.Now()
-		sc.entries[k] = e
-		sc.mu.Unlock()
-		return e.ids, nil
-	}
+	e, ok := sc.entries[k]
 	sc.mu.Unlock()
-	ids, err := st.SubjectOrder(ctx, userID, folderID, unread, flagged)
-	if err != nil {
-		return nil, err
+	switch {
+	case ok && e.modseq >= modseq:
+		// up to date
+	case ok:
+		changed, err := st.ChangesSince(ctx, userID, folderID, e.modseq, subjectMergeMax+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(changed) > subjectMergeMax {
+			ok = false
+			break
+		}
+		e.order = store.MergeSubjectChanges(e.order, changed, folderID)
+		if n := len(changed); n > 0 {
+			e.modseq = changed[n-1].Modseq
+		}
 	}
+	if !ok {
+		if e.modseq, e.order, err = st.SubjectOrder(ctx, userID, folderID); err != nil {
+			return nil, err
+		}
+	}
+	sc.put(k, e)
+	return e.order, nil
+}
+
+func (sc *subjectCache) put(k subjectKey, e subjectEntry) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.entries == nil {
 		sc.entries = map[subjectKey]subjectEntry{}
 	}
-	if len(sc.entries) >= subjectCacheSize {
+	if _, ok := sc.entries[k]; !ok && len(sc.entries) >= subjectCacheSize {
 		var oldest subjectKey
 		var at time.Time
-		for key, e := range sc.entries {
-			if at.IsZero() || e.used.Before(at) {
-				oldest, at = key, e.used
+		for key, old := range sc.entries {
+			if at.IsZero() || old.used.Before(at) {
+				oldest, at = key, old.used
 			}
 		}
 		delete(sc.entries, oldest)
 	}
-	sc.entries[k] = subjectEntry{modseq: modseq, ids: ids, used: time.Now()}
-	return ids, nil
+	e.used = time.Now()
+	sc.entries[k] = e
 }
 
 func rowOf(folderID int64, it *store.Item) mailRow {

@@ -62,6 +62,9 @@ type mailReadData struct {
 	InJunk      bool
 	// InDrafts: the message is a draft, which opens in the compose form.
 	InDrafts bool
+	// SentBy is the Sender of a message sent on behalf of its From
+	// (a delegate's), shown as "SentBy on behalf of From"; "" otherwise.
+	SentBy string
 }
 
 // mailItem returns the folder and the live item of the user named by the
@@ -122,7 +125,7 @@ func (s *Server) mailRead(c echo.Context) error {
 		}
 		it.Read = true
 	}
-	_, text, html, err := s.mailBodies(ctx, me.ID, it)
+	raw, text, html, err := s.mailBodies(ctx, me.ID, it)
 	if err != nil {
 		return err
 	}
@@ -137,6 +140,7 @@ func (s *Server) mailRead(c echo.Context) error {
 	if it.DateReceived != nil {
 		d.Date = fullDate(*it.DateReceived)
 	}
+	d.SentBy = sentOnBehalf(raw, it.FromAddr)
 	d.Sender = senderAddress(it.FromAddr)
 	d.AlwaysFrom = s.imagesAlways(ctx, me.ID, d.Sender)
 	d.ShowImages = d.AlwaysFrom || c.QueryParam("images") == "1"
@@ -185,13 +189,19 @@ func (s *Server) mailFrame(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
 	me := ident(c).User
-	raw, _, html, err := s.mailBodies(ctx, me.ID, it)
+	return s.serveFrame(c, me.ID, me.ID, it)
+}
+
+// serveFrame writes the frame document of owner's message it for reader
+// (the owner, or a delegate: mail_shared.go).
+func (s *Server) serveFrame(c echo.Context, ownerID, readerID int64, it *store.Item) error {
+	ctx := c.Request().Context()
+	raw, _, html, err := s.mailBodies(ctx, ownerID, it)
 	if err != nil {
 		return err
 	}
-	show := c.QueryParam("images") == "1" || s.imagesAlways(ctx, me.ID, senderAddress(it.FromAddr))
+	show := c.QueryParam("images") == "1" || s.imagesAlways(ctx, readerID, senderAddress(it.FromAddr))
 	out := sanitizeMail(html, show, inlineImages(raw, it.Attachments))
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", frameCSP(show))
@@ -338,6 +348,11 @@ func (s *Server) mailAttachment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.serveAttachment(c, ident(c).User.ID, it)
+}
+
+// serveAttachment writes the attachment named by :att of owner's message.
+func (s *Server) serveAttachment(c echo.Context, ownerID int64, it *store.Item) error {
 	attID, _ := strconv.ParseInt(c.Param("att"), 10, 64)
 	var att *store.Attachment
 	for i := range it.Attachments {
@@ -348,7 +363,7 @@ func (s *Server) mailAttachment(c echo.Context) error {
 	if att == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "No such attachment.")
 	}
-	raw, err := s.store.Blob(c.Request().Context(), ident(c).User.ID, it.ID)
+	raw, err := s.store.Blob(c.Request().Context(), ownerID, it.ID)
 	if err != nil {
 		return err
 	}

@@ -117,6 +117,12 @@ func (s *Server) renderTemplate(c echo.Context, code int, name, block, title str
 		p.User = id.User
 		p.Admin = id.User.IsAdmin()
 	}
+	if g, ok := data.(interface{ setGateways(sms, fax bool) }); ok {
+		g.setGateways(s.d.SMSDomain != "", s.d.FaxDomain != "")
+	}
+	if block == "layout" && p.Nav == "/mail" {
+		s.fillShared(c, data) // the tree's "Mailboxes shared with me"
+	}
 	var buf bytes.Buffer
 	var v any = p
 	if block != "layout" {
@@ -129,7 +135,7 @@ func (s *Server) renderTemplate(c echo.Context, code int, name, block, title str
 }
 
 func navOf(path string) string {
-	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/account", "/setup", "/mail", "/diary", "/directory"} {
+	for _, p := range []string{"/admin/quarantine", "/admin/devices", "/admin/rules", "/admin/policy", "/admin/users", "/admin/audit", "/admin/settings", "/admin", "/account", "/setup", "/mail", "/diary", "/directory", "/contacts", "/tasks"} {
 		if strings.HasPrefix(path, p) {
 			return p
 		}

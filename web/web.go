@@ -121,6 +121,10 @@ type Deps struct {
 	SessionMaxAge, AdminSessionMaxAge time.Duration
 	// APITokenTTL is an API bearer token's lifetime (default 30 minutes).
 	APITokenTTL time.Duration
+	// SMSDomain and FaxDomain are the domains of SMS and fax addresses
+	// when those gateways are configured; each adds its page (/sms/compose,
+	// /fax/compose). Empty: no such page.
+	SMSDomain, FaxDomain string
 	// Changes are the store's committed changes (a push.Broker, the one
 	// that wakes held Pings); they feed the mail pages' live updates
 	// (live.go). Nil: no live updates.
@@ -253,11 +257,15 @@ func (s *Server) routes() *echo.Echo {
 
 	h.GET("/mail/events", s.mailEvents) // live updates (live.go)
 	s.mailRoutes(h)                     // the staff web's mail (mail.go)
+	s.sharedRoutes(h)                   // mailboxes shared with the user (mail_shared.go)
 	s.composeRoutes(e, h)               // composing, drafts, signature, search (compose.go)
 
 	// The diary and the directory (diary.go, directory.go).
 	s.diaryRoutes(h)
 	s.directoryRoutes(h)
+	s.contactRoutes(h) // personal contacts and tasks (contacts.go, tasks.go)
+	s.taskRoutes(h)
+	s.gatewayRoutes(e, h) // texts and faxes (sms.go, fax_web.go)
 
 	h.GET("/setup", s.setupIndex)
 	h.GET("/setup/ios.mobileconfig", s.mobileconfig)

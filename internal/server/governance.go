@@ -1,7 +1,7 @@
 package server
 
 // Health-service rules (issue 9): the governance service and its hooks in
-// mail delivery, the break-glass sweeper, the SMS gateway, and the IMAP and
+// mail delivery, the break-glass sweeper, the SMS and fax gateways, and the IMAP and
 // SMTP submission listeners that only internal networks may reach.
 
 import (
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"airlock/delivery"
+	"airlock/fax"
 	"airlock/governance"
 	"airlock/imapgw"
 	"airlock/internal/authguard"
@@ -45,6 +46,10 @@ type GovernanceConfig struct {
 	SMSWebhook, SMSDomain, SMSToken string
 	// SMSNotifySuccess also tells senders when the provider took an SMS.
 	SMSNotifySuccess bool
+	// FaxWebhook is the fax provider's URL (https, or http to localhost);
+	// empty: no fax. FaxDomain is the fax address domain; default "fax."
+	// + Domain. FaxToken is sent as a bearer token.
+	FaxWebhook, FaxDomain, FaxToken string
 
 	internalNets []netip.Prefix
 }
@@ -55,6 +60,9 @@ func (c *Config) governanceDefaults() {
 	}
 	if c.SMSDomain == "" && c.SMSWebhook != "" {
 		c.SMSDomain = "sms." + c.Domain
+	}
+	if c.FaxDomain == "" && c.FaxWebhook != "" {
+		c.FaxDomain = "fax." + c.Domain
 	}
 }
 
@@ -86,6 +94,11 @@ func (c *Config) governanceValidate() error {
 			return fmt.Errorf("--sms-webhook: %w", err)
 		}
 	}
+	if c.FaxWebhook != "" {
+		if err := fax.CheckURL(c.FaxWebhook); err != nil {
+			return fmt.Errorf("--fax-webhook: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -94,6 +107,7 @@ type governanceParts struct {
 	svc   *governance.Service
 	rules *governance.Rules
 	sms   *sms.Gateway
+	fax   *fax.Gateway
 	imap  *imapgw.Server
 	sub   *delivery.Listeners
 
@@ -121,6 +135,15 @@ func newGovernance(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 		goRecover(&g.wg, g.log, "sms gateway", func() { g.sms.Run(runCtx) })
 		fmt.Fprintf(out, "SMS: mail to +<number>@%s goes to the SMS provider\n", cfg.SMSDomain)
 	}
+	if cfg.FaxWebhook != "" {
+		g.fax = (&fax.Gateway{
+			Store: st, Provider: &fax.Webhook{URL: cfg.FaxWebhook, Token: cfg.FaxToken},
+			Addresses: fax.Addresses{Domain: cfg.FaxDomain}, Hostname: cfg.Hostname, Log: log,
+		}).Init()
+		g.rules.Fax = g.fax
+		goRecover(&g.wg, g.log, "fax gateway", func() { g.fax.Run(runCtx) })
+		fmt.Fprintf(out, "Fax: mail to +<number>@%s goes to the fax provider\n", cfg.FaxDomain)
+	}
 	goRecover(&g.wg, g.log, "break-glass sweeper", func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -136,6 +159,22 @@ func newGovernance(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 		}
 	})
 	return g
+}
+
+// smsPage and faxPage are the domains the staff web's SMS and fax pages
+// write to: those of the configured gateways, empty without one.
+func (g *governanceParts) smsPage() string {
+	if g.sms == nil {
+		return ""
+	}
+	return g.sms.Domain
+}
+
+func (g *governanceParts) faxPage() string {
+	if g.fax == nil {
+		return ""
+	}
+	return g.fax.Domain
 }
 
 // useMail lets delegates who manage a calendar send its meeting mail
@@ -237,4 +276,5 @@ var (
 	_ imapgw.Access        = (*governance.Service)(nil)
 	_ delivery.Rules       = (*governance.Rules)(nil)
 	_ governance.SMSRouter = (*sms.Gateway)(nil)
+	_ governance.FaxRouter = (*fax.Gateway)(nil)
 )

@@ -107,8 +107,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		EAS: eas, EASAuth: auth, Guard: guard, Secure: !cfg.PlainHTTP || cfg.BehindTLSProxy,
 		Delegations: gov.svc,                                      // delegated calendars
 		Mail:        mail.svc, MaxMessageSize: cfg.MaxMessageSize, // the staff web's compose
-		Meetings: gov.svc.Meetings, // the staff web's diary
-		Changes:  mail.broker,      // live updates of the mail pages
+		Meetings:  gov.svc.Meetings,                        // the staff web's diary
+		Changes:   mail.broker,                             // live updates of the mail pages
+		SMSDomain: gov.smsPage(), FaxDomain: gov.faxPage(), // texts and faxes from the web
 
 		SessionMaxAge: cfg.SessionMaxAge, AdminSessionMaxAge: cfg.AdminSessionMaxAge, // websec.go
 	})

@@ -791,8 +791,9 @@ loop:
 			case res = <-done:
 				break wait
 			case a := <-acts:
-				// The user acts while the Ping is held: the new request
-				// supersedes it (MS-ASCMD 3.1.5.8; reliability-cases
+				// The user acts while the Ping is held: every action
+				// ends with a Sync, which supersedes it (only a newer Ping
+				// or Sync does; MS-ASCMD 3.1.5.8; reliability-cases
 				// case 30).
 				sent, err := d.Do(ctx, a)
 				if err != nil {
