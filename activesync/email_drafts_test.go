@@ -20,7 +20,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Tests of the Email class gaps (issue 5): drafts from 16.x devices, the
+// Tests of the Email class gaps: drafts from 16.x devices, the
 // whole follow-up flag, Bcc and ReceivedAsBcc, RTF bodies. Helpers carry an
 // "ed" prefix.
 

@@ -93,7 +93,7 @@ type Deps struct {
 	// with ActiveSync, IMAP and SMTP through the store; one bounded
 	// verifier). Nil: one on Store with the default policy.
 	Guard *authguard.Guard
-	// Delegations serves the calendars delegated to a user (issue 9,
+	// Delegations serves the calendars delegated to a user (delegates,
 	// delegations.go); nil: none are served.
 	Delegations DelegatedCalendars
 	// Meetings sends the meeting mail of the staff web's diary and records

@@ -64,7 +64,7 @@ type Config struct {
 	// MailConfig: SMTP/LMTP listeners, the relay, message size and Ping
 	// heartbeat limits (mail.go).
 	MailConfig
-	// GovernanceConfig: IMAP, submission, internal networks, SMS (issue 9,
+	// GovernanceConfig: IMAP, submission, internal networks, SMS (health-service rules,
 	// governance.go).
 	GovernanceConfig
 	// TransportConfig: connection and request body limits (transport.go).
@@ -99,7 +99,7 @@ func (c *Config) Defaults() {
 		c.ShutdownGrace = 10 * time.Second
 	}
 	c.mailDefaults()
-	c.governanceDefaults() // issue 9
+	c.governanceDefaults() // health-service rules
 	c.transportDefaults()
 }
 
@@ -128,7 +128,7 @@ func (c *Config) Validate() error {
 	if err := c.mailValidate(); err != nil {
 		return err
 	}
-	if err := c.governanceValidate(); err != nil { // issue 9
+	if err := c.governanceValidate(); err != nil { // health-service rules
 		return err
 	}
 	if err := c.transportValidate(); err != nil {
