@@ -20,6 +20,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"airlock/message"
 )
 
 // Config is everything serve needs, validated once by Validate.
@@ -90,7 +92,7 @@ func (c *Config) Defaults() {
 		c.Hostname = h
 	}
 	if c.Domain == "" {
-		c.Domain = domainOf(c.Hostname)
+		c.Domain = message.DomainOf(c.Hostname)
 	}
 	if c.DataDir == "" {
 		c.DataDir = "data"
@@ -101,15 +103,6 @@ func (c *Config) Defaults() {
 	c.mailDefaults()
 	c.governanceDefaults() // health-service rules
 	c.transportDefaults()
-}
-
-func domainOf(host string) string {
-	for i := 0; i < len(host); i++ {
-		if host[i] == '.' {
-			return host[i+1:]
-		}
-	}
-	return "airlock.local"
 }
 
 // Validate reports the first problem with the configuration.
