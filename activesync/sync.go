@@ -84,7 +84,7 @@ const (
 	defaultWindow = 100 // MS-ASCMD 2.2.3.199: WindowSize defaults to 100
 	maxWindow     = 512 // WindowSize is at most 512; 0 means 512
 	// maxCommands bounds Add+Change+Delete+Fetch of a request
-	// (reliability-cases M6 and case 24, MS-ASCMD R5659): above it the
+	// (MS-ASCMD R5659): above it the
 	// request is refused with Status 4 and nothing is applied.
 	maxCommands    = 200
 	maxCollections = 1000
@@ -733,7 +733,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 	quarantineView := quarantined(r)
 	nothing := codec == nil || (quarantineView && folder.Type != store.FolderInbox)
 
-	// Loop detection (reliability-cases §0.2, case 25): the device keeps
+	// Loop detection: the device keeps
 	// sending this key although a response with data was produced for it.
 	var setAsideNow *setAside
 	if lk.Replay && lk.Latest.Data.Exchange.Sent > 0 {
@@ -1383,7 +1383,7 @@ func untouched(s *collectionState) bool {
 }
 
 // auditSetAside records that loop detection withheld an item, for the
-// admin dashboard (reliability-cases idea 3: one broken item must not stop a
+// admin dashboard (one broken item must not stop a
 // folder).
 func (h *Handler) auditSetAside(ctx context.Context, r *Request, folder *store.Folder, p *setAside) {
 	err := h.store.Audit(ctx, &store.AuditEvent{
