@@ -87,7 +87,6 @@ type mailParts struct {
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 	log     *slog.Logger
-	panics  func() int64
 	closers []net.Listener
 }
 

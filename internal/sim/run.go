@@ -34,7 +34,7 @@ func ParseMix(s string) (Mix, error) {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		var n int
 		if _, err := fmt.Sscan(v, &n); !ok || err != nil || n < 0 {
-			return m, fmt.Errorf("mix %q: want name=weight,...", s)
+			return m, fmt.Errorf("mix %q: want comma-separated name=weight", s)
 		}
 		switch k {
 		case "change":
