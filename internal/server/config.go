@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"airlock/message"
@@ -93,6 +94,10 @@ func (c *Config) Defaults() {
 	}
 	if c.Domain == "" {
 		c.Domain = message.DomainOf(c.Hostname)
+		if !strings.Contains(c.Domain, ".") {
+			// A bare machine name ("localhost") is no mail domain.
+			c.Domain = "airlock.local"
+		}
 	}
 	if c.DataDir == "" {
 		c.DataDir = "data"
