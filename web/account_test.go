@@ -15,6 +15,26 @@ import (
 // TestAccountMovedFromMy: /my's addresses redirect to their /account ones
 // (forms with 308, so the post is repeated there); the calendar file a
 // subscribing app fetches is still served at the old address.
+// Every setting a member of staff keeps is reachable from /account, even
+// those that live beside the page they change (signature, time zone).
+func TestAccountLinksEverySetting(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite(t))
+	u := e.addUser("settings@example.nhs.uk", "settings-pass-1", store.RoleUser)
+	b := e.browser()
+	b.login(u.Email, "settings-pass-1")
+	page := b.get("/account")
+	for _, href := range []string{"#password", "#oof", "#devices", "#delegates", "/account/totp", "/mail/signature", "/diary/settings"} {
+		if !strings.Contains(page.Body, `href="`+href+`"`) {
+			t.Errorf("/account has no link to %s", href)
+		}
+		if strings.HasPrefix(href, "/") {
+			if r := b.get(href); r.Code != http.StatusOK {
+				t.Errorf("%s: HTTP %d", href, r.Code)
+			}
+		}
+	}
+}
+
 func TestAccountMovedFromMy(t *testing.T) {
 	e := newEnv(t, storetest.OpenSQLite(t))
 	u := e.addUser("moved@example.nhs.uk", "moved-pass-1", store.RoleUser)
