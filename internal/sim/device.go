@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -72,7 +73,9 @@ type Device struct {
 	Stats *Stats
 	Rec   *Recorder
 	// Window is the Sync WindowSize; Heartbeat the Ping interval.
-	Window    int
+	Window int
+	// Truncation is the plain-text body's TruncationSize (default 256).
+	Truncation int
 	Heartbeat time.Duration
 	Users     []*User // colleagues to write to
 	Ledger    *Ledger
@@ -276,7 +279,7 @@ func (d *Device) syncOnce(ctx context.Context, ts []int, cmds []clientCmd) (map[
 		add(opts, "AirSync:FilterType", "0")
 		bp := opts.CreateElement("AirSyncBase:BodyPreference")
 		add(bp, "AirSyncBase:Type", "1")
-		add(bp, "AirSyncBase:TruncationSize", "256")
+		add(bp, "AirSyncBase:TruncationSize", strconv.Itoa(cmp.Or(d.Truncation, 256)))
 		if i == 0 && len(cmds) > 0 && c.Key != "0" {
 			ce := el.CreateElement("AirSync:Commands")
 			for _, cmd := range cmds {
