@@ -76,10 +76,10 @@ type Device struct {
 	Window int
 	// Truncation is the plain-text body's TruncationSize (default 256).
 	Truncation int
-	Heartbeat time.Duration
-	Users     []*User // colleagues to write to
-	Ledger    *Ledger
-	Run       string // run id, in tokens
+	Heartbeat  time.Duration
+	Users      []*User // colleagues to write to
+	Ledger     *Ledger
+	Run        string // run id, in tokens
 	// Types are the folders the device keeps; nil: Inbox, Sent Items and
 	// Deleted Items.
 	Types []int
