@@ -159,7 +159,12 @@ func (b *Bench) seedMix(ctx context.Context, us []*User, mails int) error {
 		sus[i], inboxes[i] = su, f
 	}
 	base := time.Now().UTC().Add(-time.Duration(mails) * time.Minute)
-	return parallel(ctx, 4, len(us)*mails, func(k int) error {
+	total := len(us) * mails
+	var done atomic.Int64
+	return parallel(ctx, 6, total, func(k int) error {
+		if n := done.Add(1); n%int64(max(total/10, 1)) == 0 {
+			fmt.Fprintf(b.Out, "  seeded %d of %d\n", n, total)
+		}
 		u, i := k%len(us), k/len(us)
 		raw := mailmix.Message(i, sus[u].Email, base.Add(time.Duration(i)*time.Minute))
 		it, err := message.Parse(raw)
