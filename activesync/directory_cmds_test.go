@@ -15,7 +15,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Tests of Search, ResolveRecipients, Find and Settings Oof (issue 6:
+// Tests of Search, ResolveRecipients, Find and Settings Oof (the
 // directory and diary). Helper names carry a "dy" prefix.
 
 const dyPassword = "correct-horse-diary-6"

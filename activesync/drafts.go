@@ -194,7 +194,7 @@ func (d *draft) apply(app *etree.Element) error {
 	if s := text(app, "Email:Importance"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < message.ImportanceLow || n > message.ImportanceHigh {
-			return fmt.Errorf("Importance %q: %w", s, errConversion)
+			return fmt.Errorf("draft Importance %q: %w", s, errConversion)
 		}
 		d.Importance = n
 	}
@@ -227,7 +227,7 @@ func (d *draft) setBody(b *etree.Element) error {
 	if el := child(b, "AirSyncBase:Data"); el != nil {
 		var err error
 		if data, err = wbxml.Bytes(el); err != nil {
-			return fmt.Errorf("Body Data: %v: %w", err, errConversion)
+			return fmt.Errorf("draft Body Data: %v: %w", err, errConversion)
 		}
 	}
 	switch t := text(b, "AirSyncBase:Type"); t {
@@ -253,7 +253,7 @@ func (d *draft) setBody(b *etree.Element) error {
 	case "4":
 		return d.setMIME(data)
 	default:
-		return fmt.Errorf("Body Type %q in a draft: %w", t, errConversion)
+		return fmt.Errorf("draft Body Type %q: %w", t, errConversion)
 	}
 	return nil
 }
@@ -306,7 +306,7 @@ func (d *draft) editAttachments(atts *etree.Element) error {
 				}
 			}
 			if i < 0 {
-				return fmt.Errorf("Delete of attachment %q the draft does not have: %w", ref, errConversion)
+				return fmt.Errorf("draft has no attachment %q to delete: %w", ref, errConversion)
 			}
 			d.Atts = append(d.Atts[:i], d.Atts[i+1:]...)
 		case "AirSyncBase:Add":

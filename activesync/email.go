@@ -47,7 +47,7 @@ type renderOpts struct {
 	Version Version
 	// User owns the mailbox (the organizer of the events they create).
 	User *store.User
-	// SMS writes and reads the parties of SMS items (issue 9, sms.go).
+	// SMS writes and reads the parties of SMS items (SMS class, sms.go).
 	SMS sms.Addresses
 }
 
@@ -84,7 +84,7 @@ func codecFor(c store.Class) classCodec {
 		return contactsCodec{}
 	case store.ClassCalendar:
 		return calendarCodec{}
-	case store.ClassSMS: // issue 9 (sms.go)
+	case store.ClassSMS: // SMS class (sms.go)
 		return smsCodec{}
 	}
 	return nil

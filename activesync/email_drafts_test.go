@@ -20,7 +20,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Tests of the Email class gaps (issue 5): drafts from 16.x devices, the
+// Tests of the Email class gaps: drafts from 16.x devices, the
 // whole follow-up flag, Bcc and ReceivedAsBcc, RTF bodies. Helpers carry an
 // "ed" prefix.
 
@@ -214,7 +214,7 @@ Line two</AirSyncBase:Data></AirSyncBase:Body>`+
 		}
 
 		// A deletes it; B is told.
-		_, ka = edSync(t, a, coll, ka, `<AirSync:Commands><AirSync:Delete><AirSync:ServerId>`+sid+`</AirSync:ServerId></AirSync:Delete></AirSync:Commands>`)
+		edSync(t, a, coll, ka, `<AirSync:Commands><AirSync:Delete><AirSync:ServerId>`+sid+`</AirSync:ServerId></AirSync:Delete></AirSync:Commands>`)
 		c, _ = edSync(t, b, coll, kb, "")
 		cmds = edCommands(c)
 		if len(cmds) != 1 || cmds[0].Tag != "Delete" || textOf(cmds[0], "ServerId") != sid {
@@ -452,7 +452,7 @@ func TestMailFlagWithDatesReachesOtherDevice(t *testing.T) {
 				t.Errorf("%s: completed flag without completion times", p.Name)
 			}
 			change("")
-			c, kb = edSync(t, b, coll, kb, "")
+			c, _ = edSync(t, b, coll, kb, "")
 			if fl := edChild(edCommands(c)[0], "ApplicationData/Flag"); fl == nil || len(fl.ChildElements()) != 0 {
 				t.Errorf("%s: cleared flag not empty on B", p.Name)
 			}

@@ -167,7 +167,7 @@ type Options struct {
 	// delivers to local recipients only.
 	Mail MailSubmitter
 	// SMSDomain is where numbers are written as mail addresses
-	// ("+447700900123@" SMSDomain) in SMS items (issue 9); default
+	// ("+447700900123@" SMSDomain) in SMS items; default
 	// "sms.invalid".
 	SMSDomain string
 }

@@ -30,7 +30,7 @@ const (
 	ioBadAttachment = 15 // invalid attachment or attachment id
 )
 
-// maxItemOperations bounds one request (reliability-cases M6).
+// maxItemOperations bounds one request.
 const maxItemOperations = 100
 
 // itemOperations serves MS-ASCMD 2.2.1.10 ItemOperations: Fetch of items
@@ -38,8 +38,8 @@ const maxItemOperations = 100
 // (FileReference) of the user's
 // mailbox, and EmptyFolderContents. Document libraries (LinkId, UNC or
 // http(s) or file URLs, Store "DocumentLibrary") are never accessed: the
-// Fetch gets Status 9 and the attempt is audited (the "PEAS" attack,
-// reliability-cases H59). With MS-ASAcceptMultiPart: T the fetched data
+// Fetch gets Status 9 and the attempt is audited (the "PEAS" attack).
+// With MS-ASAcceptMultiPart: T the fetched data
 // goes in parts after the WBXML (MS-ASCMD 2.2.1.10.1).
 func (h *Handler) itemOperations(ctx context.Context, r *Request) (*Response, error) {
 	req := root(r.Doc, "ItemOperations:ItemOperations")

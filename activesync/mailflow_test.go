@@ -16,7 +16,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Mail flow gaps of issue 5: 12.x resends of SendMail/SmartReply/
+// Mail flow gaps: 12.x resends of SendMail/SmartReply/
 // SmartForward, ItemOperations Fetch of a Search result by LongId, and a
 // held Ping superseded by a request on another node. Helpers carry an "mf"
 // prefix.

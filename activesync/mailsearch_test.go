@@ -12,7 +12,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Mailbox Search in message bodies (issue 6, MS-ASCMD 2.2.1.16): words
+// Mailbox Search in message bodies (MS-ASCMD 2.2.1.16): words
 // that are only in the body, beyond the preview, in an HTML part, in a
 // message moved to Deleted Items; gone once the message is deleted; and
 // mail stored before the body was indexed, after the backfill.

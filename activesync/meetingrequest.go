@@ -140,19 +140,3 @@ func globalObjectID(uid string, instance time.Time) string {
 	b = append(b, data...)
 	return base64.StdEncoding.EncodeToString(b)
 }
-
-// uidFromGlobalObjectID is the inverse, for ids a device sends.
-func uidFromGlobalObjectID(s string) string {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil || len(b) < 40 || string(b[:16]) != string(outlookGOIDPrefix) {
-		return ""
-	}
-	data := b[40:]
-	if n := int(binary.LittleEndian.Uint32(b[36:40])); n <= len(data) {
-		data = data[:n]
-	}
-	if strings.HasPrefix(string(data), "vCal-Uid") && len(data) > 12 {
-		return strings.TrimRight(string(data[12:]), "\x00")
-	}
-	return strings.ToUpper(hex.EncodeToString(b))
-}

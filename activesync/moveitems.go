@@ -18,7 +18,7 @@ const (
 	moveFailed    = 5 // the move failed (also: too many items in one request)
 )
 
-// maxMoveItems bounds one MoveItems request (reliability-cases M6).
+// maxMoveItems bounds one MoveItems request.
 const maxMoveItems = 1000
 
 // moveItems serves MS-ASCMD 2.2.1.12 MoveItems. A moved item gets a new

@@ -14,7 +14,7 @@ import (
 
 // TestOppositeMoveItemsAllSucceed: two devices of one user move mail in
 // opposite directions at once (one Inbox to Deleted Items, the other back),
-// each MoveItems carrying 8 moves, 4 rounds (issue #8). On PostgreSQL
+// each MoveItems carrying 8 moves, 4 rounds (opposite moves). On PostgreSQL
 // opposite moves deadlocked and one was answered Status 5; every move
 // must now get Status 3, and each message end once, where its last move
 // put it.

@@ -3,7 +3,6 @@ package activesync
 import (
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/beevik/etree"
 
@@ -75,15 +74,4 @@ func convErr(err error) error {
 		return errConversion
 	}
 	return err
-}
-
-func timePtr(el *etree.Element, names ...string) *time.Time {
-	for _, n := range names {
-		if s := text(el, n); s != "" {
-			if t, ok := parseEASTime(s); ok {
-				return &t
-			}
-		}
-	}
-	return nil
 }

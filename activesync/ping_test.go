@@ -319,7 +319,7 @@ func TestPingEndsAtShutdownAndOnSyncFromSameDevice(t *testing.T) {
 	e := pmSetup(t, st, eastest.ServerOptions{})
 	inbox := e.folders["Inbox"]
 
-	// A Sync from the same device ends the held Ping (case 30).
+	// A Sync from the same device ends the held Ping (MS-ASCMD 3.1.5.8).
 	res := pingAsync(e.dev, pingXML(600, inbox))
 	e.waitHeld(1)
 	e.inbox.apply(t, e.dev.Do("Sync", syncXML(inbox, e.inbox.key, 100, "")))

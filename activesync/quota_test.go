@@ -10,7 +10,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Mailbox quota on device writes (issue 9, store/quota_writes.go). Names
+// Mailbox quota on device writes (health-service rules, store/quota_writes.go). Names
 // carry a "quota" prefix.
 
 // quotaExact fails unless the user's usage is exactly what their live

@@ -116,12 +116,12 @@ func (h *Handler) compose(ctx context.Context, r *Request, cmd string, kind deli
 	case errors.Is(err, delivery.ErrNoRecipients):
 		return nil, composeError(StatusMessageHasNoRecipient, http.StatusBadRequest, "message has no recipient", err)
 	case errors.Is(err, delivery.ErrSendQuotaExceeded):
-		// issue 9: MS-ASCMD 2.2.2 Status 115 SendQuotaExceeded: the
+		// Quotas: MS-ASCMD 2.2.2 Status 115 SendQuotaExceeded: the
 		// sender's mailbox is full, sending is blocked until they make
 		// room. 12.x: HTTP 507 (Insufficient Storage).
 		return nil, composeError(StatusSendQuotaExceeded, http.StatusInsufficientStorage, "mailbox over quota: sending blocked", err)
 	case errors.Is(err, delivery.ErrSentItemsFull):
-		// issue 9: MS-ASCMD 2.2.2 Status 113 MailboxQuotaExceeded: the
+		// Quotas: MS-ASCMD 2.2.2 Status 113 MailboxQuotaExceeded: the
 		// Sent Items copy does not fit.
 		return nil, composeError(StatusMailboxQuotaExceeded, http.StatusInsufficientStorage, "mailbox full", err)
 	case errors.Is(err, delivery.ErrTooLarge):

@@ -96,7 +96,7 @@ func TestSendMailLocalRemoteSentItemsAndResend(t *testing.T) {
 		}
 
 		// The device lost the response and sends the same ClientId again:
-		// 118 and nothing twice (reliability case 12).
+		// 118 and nothing twice.
 		e.dev.Do("SendMail", composeXML("SendMail", "CID-0001", pmNote, true, "", "")).Expect(200, "ComposeMail:Status", "118")
 		r.RunOnce(context.Background())
 		if n, m, s := len(pmItems(t, st, e.bob, store.FolderInbox)), len(relay.Messages()), len(pmItems(t, st, e.alice, store.FolderSentItems)); n != 1 || m != 1 || s != 1 {

@@ -22,7 +22,7 @@ import (
 	"airlock/store/storetest"
 )
 
-// Tests of the EAS SMS class (issue 9, sms.go). Names carry an "sms"
+// Tests of the EAS SMS class (sms.go). Names carry an "sms"
 // prefix.
 
 const smsDomain = "sms.example.nhs.uk"

@@ -84,7 +84,7 @@ const (
 	defaultWindow = 100 // MS-ASCMD 2.2.3.199: WindowSize defaults to 100
 	maxWindow     = 512 // WindowSize is at most 512; 0 means 512
 	// maxCommands bounds Add+Change+Delete+Fetch of a request
-	// (reliability-cases M6 and case 24, MS-ASCMD R5659): above it the
+	// (MS-ASCMD R5659): above it the
 	// request is refused with Status 4 and nothing is applied.
 	maxCommands    = 200
 	maxCollections = 1000
@@ -189,7 +189,7 @@ func parseOptions(coll *etree.Element) (*syncOptions, bool) {
 			break
 		}
 	}
-	o := &syncOptions{SMS: hasSMSOptions(all)} // issue 9 (sms.go)
+	o := &syncOptions{SMS: hasSMSOptions(all)} // SMS class (sms.go)
 	var ok bool
 	if o.FilterType, ok = intText(el, "AirSync:FilterType", 0); !ok || o.FilterType < 0 || o.FilterType > 8 {
 		return nil, false
@@ -693,7 +693,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 		return nil, err
 	}
 	out.Folder = folder
-	c.Options = smsOptionsFor(c.Options, r.Version, folder) // issue 9 (sms.go)
+	c.Options = smsOptionsFor(c.Options, r.Version, folder) // SMS class (sms.go)
 	key, initial, ok := parseSyncKey(c.SyncKey)
 	if !ok {
 		r.Log.Info("Sync with a malformed key", "collection", c.ID)
@@ -719,7 +719,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 		next.Problems = lk.Latest.Data.Problems
 	}
 	if c.Options != nil && !sameOptions(c.Options, &base.Options) {
-		// A new filter, or the SMS class asked for (issue 9), brings back
+		// A new filter, or the SMS class asked for (sms.go), brings back
 		// what the device does not hold yet.
 		if c.Options.FilterType != base.Options.FilterType || (c.Options.SMS && !base.Options.SMS) {
 			next.Rescan = max(base.Since, base.Rescan)
@@ -733,7 +733,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 	quarantineView := quarantined(r)
 	nothing := codec == nil || (quarantineView && folder.Type != store.FolderInbox)
 
-	// Loop detection (reliability-cases §0.2, case 25): the device keeps
+	// Loop detection: the device keeps
 	// sending this key although a response with data was produced for it.
 	var setAsideNow *setAside
 	if lk.Replay && lk.Latest.Data.Exchange.Sent > 0 {
@@ -878,7 +878,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 					}
 					break
 				}
-				addCodec := addCodecFor(codec, el, folder, r.Version) // issue 9: <Class>SMS</Class> (sms.go)
+				addCodec := addCodecFor(codec, el, folder, r.Version) // <Class>SMS</Class> (sms.go)
 				if addCodec == nil {
 					p.Status = syncConversionError
 					break
@@ -1090,7 +1090,7 @@ func (h *Handler) syncCollection(ctx context.Context, r *Request, c *syncColl, w
 						st.Known.add(res.ItemID)
 						st.Own[res.ItemID] = res.Modseq
 					case p.Kind == "Add":
-						// Over the quota too (issue 9): MS-ASCMD 2.2.3.177.17 has
+						// Over the quota too (quota_writes.go): MS-ASCMD 2.2.3.177.17 has
 						// no quota status for one item; 6 makes the device
 						// keep it as not stored.
 						p.Status = syncConversionError
@@ -1317,7 +1317,7 @@ func (h *Handler) scanChanges(ctx context.Context, r *Request, folder *store.Fol
 				continue
 			}
 			known := next.Known.has(id)
-			if skipSMS(it, &next.Options) { // issue 9: only for devices that ask (sms.go)
+			if skipSMS(it, &next.Options) { // only for devices that ask (sms.go)
 				if known && !it.Deleted {
 					l.emit(outCmd{Kind: "Delete", ServerID: sid, ItemID: id})
 				}
@@ -1383,7 +1383,7 @@ func untouched(s *collectionState) bool {
 }
 
 // auditSetAside records that loop detection withheld an item, for the
-// admin dashboard (reliability-cases idea 3: one broken item must not stop a
+// admin dashboard (one broken item must not stop a
 // folder).
 func (h *Handler) auditSetAside(ctx context.Context, r *Request, folder *store.Folder, p *setAside) {
 	err := h.store.Audit(ctx, &store.AuditEvent{
@@ -1410,7 +1410,7 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 			if (c.Kind == "Add" || c.Kind == "Change" && c.Item != nil && c.Item.IsDraft) && c.Item != nil && c.Item.Class == store.ClassEmail {
 				blobIDs = append(blobIDs, c.ItemID)
 			} else if (c.Kind == "Add" || c.Kind == "Change") && c.Item != nil && c.Item.Class == store.ClassSMS {
-				blobIDs = append(blobIDs, c.ItemID) // issue 9: an SMS is written whole (sms.go)
+				blobIDs = append(blobIDs, c.ItemID) // an SMS is written whole (sms.go)
 			}
 		}
 		for _, f := range o.Fetches {
@@ -1484,7 +1484,7 @@ func (h *Handler) renderSync(ctx context.Context, r *Request, outs []*collOutcom
 		cmds := el.CreateElement("AirSync:Commands")
 		for _, c := range o.Commands {
 			ce := cmds.CreateElement("AirSync:" + c.Kind)
-			if c.Item != nil && c.Item.Class == store.ClassSMS && !c.Notice { // issue 9: MS-ASMS 2.2.2.2.1.2
+			if c.Item != nil && c.Item.Class == store.ClassSMS && !c.Notice { // MS-ASMS 2.2.2.2.1.2
 				add(ce, "AirSync:Class", string(store.ClassSMS))
 			}
 			add(ce, "AirSync:ServerId", c.ServerID)

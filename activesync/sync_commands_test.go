@@ -57,9 +57,7 @@ func TestFolderHierarchyCommands(t *testing.T) {
 		if k2, adds, r := scFolderSync(t, dev, key); len(adds) != 0 || k2 != key {
 			t.Fatalf("FolderSync after own create: %s", r.XML())
 		}
-		dup := strings.Replace(create, `{`, `{`, 1)
-		dup = strings.Replace(dup, res.Text("FolderHierarchy:SyncKey"), key, 1)
-		dup = `<FolderHierarchy:SyncKey>` + key + `</FolderHierarchy:SyncKey><FolderHierarchy:ParentId>0</FolderHierarchy:ParentId><FolderHierarchy:DisplayName>Audits</FolderHierarchy:DisplayName><FolderHierarchy:Type>12</FolderHierarchy:Type>`
+		dup := `<FolderHierarchy:SyncKey>` + key + `</FolderHierarchy:SyncKey><FolderHierarchy:ParentId>0</FolderHierarchy:ParentId><FolderHierarchy:DisplayName>Audits</FolderHierarchy:DisplayName><FolderHierarchy:Type>12</FolderHierarchy:Type>`
 		if r := fsDo(dev, "FolderCreate", dup); r.Text("FolderHierarchy:Status") != "2" {
 			t.Fatalf("duplicate name: %s", r.XML())
 		}

@@ -17,7 +17,7 @@ const plainBody = `<AirSync:Options><AirSyncBase:BodyPreference><AirSyncBase:Typ
 
 // A lost response: the device sends key N again and gets the same items
 // and a key that works; the drain ends with every item exactly once
-// (reliability-cases A3, MS-ASCMD 3.1.5.9 / R5106-R5122).
+// (MS-ASCMD 3.1.5.9 / R5106-R5122).
 func TestSyncLostResponseReplaysSameItems(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := scNewEnv(t, st, "lost@example.nhs.uk")

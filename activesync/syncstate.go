@@ -136,7 +136,7 @@ type syncOptions struct {
 	MIMESupport    int        `json:"m,omitempty"`
 	MIMETruncation int        `json:"mt,omitempty"` // -1 absent, kept as value+1
 	Conflict       int        `json:"c,omitempty"`  // 0: absent (server wins); else value+1
-	// SMS: the device asked for the SMS class too (issue 9, sms.go).
+	// SMS: the device asked for the SMS class too (sms.go).
 	SMS bool `json:"sms,omitempty"`
 }
 

@@ -11,7 +11,7 @@ import (
 	"airlock/store"
 )
 
-// Bcc (issue 5). A local recipient whose addresses are neither in To nor
+// Bcc. A local recipient whose addresses are neither in To nor
 // in Cc got the message as a Bcc recipient: their copy is marked
 // ReceivedAsBcc (MS-ASEMAIL 2.2.2.65), which a device shows. The header
 // cannot say it (Bcc is removed before delivery); the envelope does.

@@ -261,7 +261,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	u, err := s.l.svc.Store.UserByAddress(ctx, to)
 	switch {
 	case err == nil:
-		if se := s.l.svc.rcptQuota(ctx, u, to); se != nil { // issue 9: a full mailbox (rules.go)
+		if se := s.l.svc.rcptQuota(ctx, u, to); se != nil { // a full mailbox (rules.go)
 			s.l.Rejected.Add(1)
 			return se
 		}
@@ -272,7 +272,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound) && s.user != nil:
 		// Submission by an authenticated user: any address.
-		if !s.l.svc.RemoteAllowed() && !s.l.svc.isGateway(to) { // issue 9: SMS and fax need no relay
+		if !s.l.svc.RemoteAllowed() && !s.l.svc.isGateway(to) { // SMS and fax need no relay
 			s.l.Rejected.Add(1)
 			return errNoRelayFor
 		}
@@ -336,7 +336,7 @@ func (s *session) Data(r io.Reader) (err error) {
 		}
 		err = s.l.svc.DeliverInbound(ctx, in)
 	}
-	if se := quotaReply(err); se != nil { // issue 9: 552 5.2.2 mailbox full (rules.go)
+	if se := quotaReply(err); se != nil { // 552 5.2.2 mailbox full (rules.go)
 		s.l.Rejected.Add(1)
 		return se
 	}

@@ -1,10 +1,10 @@
 package delivery
 
-// Health-service rules (issue 9): the hooks Service calls on submission and
+// Health-service rules: the hooks Service calls on submission and
 // inbound delivery, implemented by package governance. With Service.Rules
 // nil everything here is inert and mail flows exactly as before.
 //
-// The edits to the other files of this package are marked "issue 9" and
+// The edits to the other files of this package name "rules.go" and
 // each calls into this file:
 //   - service.go Submit: From the owner with Sender the delegate
 //     (onBehalfOf), SMS and fax addresses leave the remote list (splitSMS), and the

@@ -57,7 +57,7 @@ type Service struct {
 	MaxMessageSize int64
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
-	// Rules are the health-service rules (issue 9, rules.go); nil: none.
+	// Rules are the health-service rules (rules.go); nil: none.
 	Rules Rules
 	// Delivered, when set, is called after an inbound message is stored,
 	// once per local recipient that received it: automatic replies and
@@ -126,7 +126,7 @@ type Result struct {
 	MessageID string
 	Local     []string // addresses delivered here
 	Remote    []string // addresses queued for the relay
-	// issue 9 (rules.go):
+	// Health-service rules (rules.go):
 	SMS     []string // SMS addresses queued for the SMS gateway
 	Fax     []string // fax addresses queued for the fax gateway
 	Held    []string // remote addresses held (sensitive mail, secure domains)
@@ -175,12 +175,12 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 	}
 	own := append([]string{sub.User.Email}, aliases...)
 	from, _ := mh.AddressList("From")
-	onBehalf := s.onBehalfOf(ctx, sub.User, from) // issue 9: delegates (rules.go)
+	onBehalf := s.onBehalfOf(ctx, sub.User, from) // delegates (rules.go)
 	if onBehalf == nil && (len(from) != 1 || !slices.Contains(own, store.NormalizeEmail(from[0].Address))) {
 		mh.SetAddressList("From", []*mail.Address{{Name: sub.User.DisplayName, Address: sub.User.Email}})
 	}
 	mh.Del("Sender")
-	if onBehalf != nil { // issue 9: From the owner, Sender the delegate (RFC 5322 3.6.2)
+	if onBehalf != nil { // From the owner, Sender the delegate (RFC 5322 3.6.2)
 		mh.SetAddressList("Sender", []*mail.Address{{Name: sub.User.DisplayName, Address: sub.User.Email}})
 	}
 	now := s.now()
@@ -240,7 +240,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 		}
 		items = append(items, it)
 	}
-	s.splitSMS(res) // issue 9: SMS and fax addresses are ours, not the relay's (rules.go)
+	s.splitSMS(res) // SMS and fax addresses are ours, not the relay's (rules.go)
 	if len(res.Remote) > 0 && !s.RemoteAllowed() {
 		return nil, fmt.Errorf("%s: %w", strings.Join(res.Remote, ", "), ErrNoRelay)
 	}
@@ -258,7 +258,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Result, error) {
 		uid := sub.User.ID
 		ss.Outbound = &store.OutboundMail{UserID: &uid, MailFrom: sub.User.Email, RcptTo: strings.Join(res.Remote, "\n"), Data: raw}
 	}
-	if err := s.storeSubmission(ctx, sub, raw, parsed, res, ss); err != nil { // issue 9: rules.go
+	if err := s.storeSubmission(ctx, sub, raw, parsed, res, ss); err != nil { // health-service rules (rules.go)
 		if errors.Is(err, store.ErrClientIDUsed) {
 			return nil, fmt.Errorf("client id %q: %w", sub.ClientID, ErrAlreadySent)
 		}
@@ -319,7 +319,7 @@ func (s *Service) DeliverInbound(ctx context.Context, in Inbound) error {
 		}
 		d.Items = append(d.Items, it)
 	}
-	if err := s.storeInbound(ctx, in, &d); err != nil { // issue 9: rules.go
+	if err := s.storeInbound(ctx, in, &d); err != nil { // health-service rules (rules.go)
 		return err
 	}
 	s.log().Info("mail delivered", "protocol", in.Protocol, "recipients", len(d.Items), "bytes", len(raw))

@@ -3,7 +3,6 @@ package demo
 import (
 	"strings"
 
-	"airlock/message"
 	"airlock/store"
 )
 
@@ -61,10 +60,6 @@ func (p person) email(domain string) string {
 		return r
 	}, local)
 	return local + "@" + domain
-}
-
-func (p person) formatted(domain string) string {
-	return message.FormatAddress(p.name(), p.email(domain))
 }
 
 func (p person) user(domain string) *store.User {

@@ -62,10 +62,9 @@ type Service struct {
 	// ConfigTTL bounds how stale cached rules and policy may be.
 	ConfigTTL time.Duration
 
-	mu     sync.Mutex
-	cfg    *config
-	cfgAt  time.Time
-	cfgGen int
+	mu    sync.Mutex
+	cfg   *config
+	cfgAt time.Time
 }
 
 // config is the decision's input that is not per device.

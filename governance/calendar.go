@@ -1,6 +1,6 @@
 package governance
 
-// Calendar delegation served (issue 9).
+// Calendar delegation served.
 //
 // A calendar delegation (scope calendar, permission read, or
 // send_on_behalf which includes read) lets the delegate read the owner's

@@ -1,6 +1,6 @@
 package governance
 
-// Calendar delegation with send on behalf (issue 9).
+// Calendar delegation with send on behalf.
 //
 // A calendar delegation with permission send_on_behalf lets a personal
 // assistant keep a consultant's diary: add, change and cancel the owner's

@@ -1,4 +1,4 @@
-// Package governance holds the health service's mail rules (issue 9):
+// Package governance holds the health service's mail rules:
 //
 //   - Break-glass access (breakglass.go): access to another user's mailbox
 //     without their permission, for a stated reason, that takes effect only

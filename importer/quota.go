@@ -8,7 +8,7 @@ import (
 )
 
 // ErrQuota ends an import whose next item would take the mailbox over its
-// quota (issue 9). It wraps store.ErrQuotaExceeded too.
+// quota. It wraps store.ErrQuotaExceeded too.
 var ErrQuota = errors.New("import stopped: the mailbox is over its quota")
 
 // quotaStop turns a quota refusal of one item into the error that ends the

@@ -13,7 +13,7 @@ func TestDefaultSettingsValid(t *testing.T) {
 	if err := s.Validate(); err != nil {
 		t.Fatalf("DefaultSettings().Validate() = %v", err)
 	}
-	// The health service's minimums, as stated in the package brief.
+	// The health service's minimums.
 	checks := []struct {
 		what string
 		ok   bool

@@ -1,6 +1,6 @@
 package scheduling
 
-// Meetings handled by a delegate (issue 9): a personal assistant who
+// Meetings handled by a delegate: a personal assistant who
 // keeps a consultant's diary organises and answers meetings for them. The
 // meeting operations are the owner's own (Organized, Respond, acting on
 // the owner's calendar, with the owner as organizer or attendee); only

@@ -91,7 +91,7 @@ func (g *Gateway) Message(sender *store.User, raw []byte, parsed *store.Item, ad
 		text = string([]rune(text)[:g.MaxLength-1]) + "…"
 	}
 	uid := sender.ID
-	// issue 9: the sender keeps the text as an SMS item in Sent Items,
+	// The sender keeps the text as an SMS item in Sent Items,
 	// where the delivery status is recorded (items.go).
 	now := time.Now()
 	if g.Now != nil {

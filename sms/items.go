@@ -1,6 +1,6 @@
 package sms
 
-// SMS items (issue 9): the text messages a user's mailbox keeps, synced to
+// SMS items: the text messages a user's mailbox keeps, synced to
 // devices that ask for the EAS SMS class (MS-ASMS). Each is a small
 // plain-text RFC 5322 message, so every other reader of the folder (IMAP,
 // search) sees an ordinary mail; addresses of numbers are written at the

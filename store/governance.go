@@ -1,6 +1,6 @@
 package store
 
-// Health-service rules (issue 9): governance roles, break-glass access,
+// Health-service rules: governance roles, break-glass access,
 // delegates, secure domains and held mail. The rules themselves (who may
 // approve what) live in package governance; this file keeps their state and
 // makes each step one transaction.

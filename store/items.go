@@ -72,11 +72,11 @@ func addItem(tx *gorm.DB, it *Item, raw []byte, blobID int64) error {
 	if it.Class == "" {
 		it.Class = f.Class
 	}
-	if !classFits(it.Class, f.Class) { // issue 9: SMS among mail (quota_writes.go)
+	if !classFits(it.Class, f.Class) { // SMS among mail (quota_writes.go)
 		return fmt.Errorf("add item: a %s item does not belong in a %s folder: %w", it.Class, f.Class, ErrConflict)
 	}
 	if raw == nil && blobID == 0 {
-		it.Size = contentSize(it) // issue 9: counts against the quota (quota_writes.go)
+		it.Size = contentSize(it) // counts against the quota (quota_writes.go)
 	}
 	if raw != nil {
 		id, err := newMailBlob(tx, raw, it) // bodies.go
@@ -290,7 +290,7 @@ func (s *Store) ReplaceItem(ctx context.Context, it *Item) error {
 			"modseq": m, "subject": it.Subject, "uid": it.UID, "start_time": it.StartTime, "end_time": it.EndTime,
 			"props": it.Props, "categories": it.Categories, "updated_at": time.Now().UTC(),
 		}
-		if cur.BlobID == nil { // issue 9: usage follows the new content (quota_writes.go)
+		if cur.BlobID == nil { // usage follows the new content (quota_writes.go)
 			if err := resize(tx, &cur, contentSize(it), fields); err != nil {
 				return err
 			}

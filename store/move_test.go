@@ -11,7 +11,7 @@ import (
 
 // TestOppositeMovesDoNotDeadlock has two devices of one user move mail
 // between two folders in opposite directions at once, many times over
-// (issue #8). Each move locks both folders' counters and the user's quota
+// (opposite moves). Each move locks both folders' counters and the user's quota
 // row; taken in different orders, PostgreSQL answered one of two opposite
 // moves with "deadlock detected" (40P01). Every move must now succeed, and
 // each message must end in exactly one folder, once.

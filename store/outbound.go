@@ -73,7 +73,7 @@ func (s *Store) Submit(ctx context.Context, sub Submission) error {
 	return s.tx(ctx, func(tx *gorm.DB) error { return s.submitIn(tx, sub) })
 }
 
-// submitIn is Submit inside tx; SubmitGoverned (quota.go, issue 9) adds its
+// submitIn is Submit inside tx; SubmitGoverned (quota.go, health-service rules) adds its
 // checks to the same transaction.
 func (s *Store) submitIn(tx *gorm.DB, sub Submission) error {
 	if sub.ClientID != "" {

@@ -1,6 +1,6 @@
 package store
 
-// Mailbox quotas by service level (issue 9).
+// Mailbox quotas by service level.
 //
 // users.quota_used is adjusted in the same transaction as every item add or
 // delete (items.go). A write that must respect a quota runs through
@@ -160,7 +160,7 @@ func (s *Store) governIn(tx *gorm.DB, g Governed) error {
 			m.NextAttempt = s.now()
 		}
 		m.NextAttempt = m.NextAttempt.UTC()
-		if m.Item != nil { // issue 9: the sender's SMS item (sms_items.go)
+		if m.Item != nil { // the sender's SMS item (sms_items.go)
 			if m.Item.FolderID == 0 {
 				var f Folder
 				if err := tx.Select("id").Where("user_id = ? AND type = ? AND deleted = ?", m.Item.UserID, FolderSentItems, false).First(&f).Error; err != nil {

@@ -1,6 +1,6 @@
 package store
 
-// Quota on the write paths beyond delivery and send (issue 9): a device's
+// Quota on the write paths beyond delivery and send: a device's
 // Sync Add (events, contacts, tasks, notes, SMS, 16.x drafts) and
 // `airlock import` (AddItemWithinQuota).
 //

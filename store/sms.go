@@ -1,6 +1,6 @@
 package store
 
-// The SMS outbox (issue 9): mail to an SMS address becomes a row here, in
+// The SMS outbox: mail to an SMS address becomes a row here, in
 // the same transaction as the sender's copy; the SMS gateway claims rows
 // with a lease, like the relay queue (outbound.go).
 
@@ -89,7 +89,7 @@ func (s *Store) SettleSMS(ctx context.Context, id int64, retryAt *time.Time, las
 		if res.RowsAffected == 0 {
 			return nil
 		}
-		if retryAt == nil && row.ItemID != nil { // issue 9: the delivery status on the SMS item
+		if retryAt == nil && row.ItemID != nil { // the delivery status on the SMS item
 			st := SMSSent
 			if lastErr != "" {
 				st = SMSFailed

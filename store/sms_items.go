@@ -1,6 +1,6 @@
 package store
 
-// SMS items (issue 9, the EAS SMS class of MS-ASMS): text messages kept in
+// SMS items (health-service rules, the EAS SMS class of MS-ASMS): text messages kept in
 // a user's mail folders (the Inbox for received ones, Sent Items for sent
 // ones) as items of class SMS. Each has a small RFC 5322 message as its
 // content, so that IMAP, search and ItemOperations see an ordinary

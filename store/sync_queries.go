@@ -205,7 +205,7 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 		if op.InFolder != 0 {
 			it.FolderID = op.InFolder
 		}
-		// issue 9: an Add over the quota fails alone (quota_writes.go).
+		// an Add over the quota fails alone (quota_writes.go).
 		if err := addWithinQuota(tx, it, op.Raw, 0); err != nil {
 			var qe *QuotaError
 			if errors.As(err, &qe) {
@@ -285,7 +285,7 @@ func (s *Store) applySyncOp(tx *gorm.DB, userID int64, op *SyncOp) (SyncOpResult
 			}
 			fields["subject"], fields["uid"], fields["start_time"], fields["end_time"] = it.Subject, it.UID, it.StartTime, it.EndTime
 			fields["props"], fields["categories"] = it.Props, it.Categories
-			if cur.BlobID == nil { // issue 9: usage follows the new content (quota_writes.go)
+			if cur.BlobID == nil { // usage follows the new content (quota_writes.go)
 				if err := resize(tx, &cur, contentSize(it), fields); err != nil {
 					return SyncOpResult{}, err
 				}

@@ -1,6 +1,6 @@
 package web
 
-// Delegated calendars (issue 9, governance/calendar.go): the diaries other
+// Delegated calendars (delegates, governance/calendar.go): the diaries other
 // users let the signed-in user read, listed at /account/delegations and served
 // as iCalendar at /account/delegations/<owner>/calendar.ics. The file accepts
 // the web session or the user's own credentials (HTTP Basic, with the

@@ -1,6 +1,6 @@
 package web
 
-// The owner's own control of their delegates (issue 9): on /account, a mailbox
+// The owner's own control of their delegates: on /account, a mailbox
 // owner gives a colleague read or send-on-behalf access to their mail or
 // calendar, and ends it. The grant and revocation go through the same
 // governance calls as `airlock delegate grant|revoke`, so the same rules

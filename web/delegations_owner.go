@@ -1,6 +1,6 @@
 package web
 
-// What a mailbox owner sees of their delegates (issue 9): on /account, every
+// What a mailbox owner sees of their delegates: on /account, every
 // colleague who holds a grant on their mail or calendar, with the rights
 // it gives, so that no delegation is hidden from the owner.
 

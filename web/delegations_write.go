@@ -1,6 +1,6 @@
 package web
 
-// Managing a delegated calendar (issue 9, governance/calendar_write.go): a
+// Managing a delegated calendar (delegates, governance/calendar_write.go): a
 // delegate holding calendar send_on_behalf adds, changes and cancels the
 // owner's appointments and meetings and answers the meeting requests the
 // owner received, from /account/delegations/<owner>/diary. The grant is

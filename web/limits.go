@@ -53,9 +53,6 @@ func (l *limiterSet) get(key string) *rate.Limiter {
 // allow takes a token for key if one is available.
 func (l *limiterSet) allow(key string) bool { return l.get(key).Allow() }
 
-// available reports whether key has a token, without taking it.
-func (l *limiterSet) available(key string) bool { return l.get(key).Tokens() >= 1 }
-
 // loginLimits slow sign-in attempts per client address on this node,
 // before any lookup. The lockout itself (per account and per address,
 // shared by all nodes and entry points) is authguard's.

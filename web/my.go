@@ -22,7 +22,7 @@ type myData struct {
 	Devices []store.Device
 	Photo   template.URL // the directory photo colleagues see (photo.go)
 	// Delegates are the colleagues the user let into their mailbox
-	// (issue 9, delegations_owner.go).
+	// (delegates, delegations_owner.go).
 	Delegates []delegateRow
 	// CanGrant: the owner may grant and revoke here (delegations_grant.go).
 	CanGrant bool

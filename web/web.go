@@ -65,6 +65,7 @@ import (
 	"airlock/devices"
 	"airlock/internal/authguard"
 	"airlock/internal/metrics"
+	"airlock/message"
 	"airlock/scheduling"
 	"airlock/store"
 )
@@ -93,7 +94,7 @@ type Deps struct {
 	// with ActiveSync, IMAP and SMTP through the store; one bounded
 	// verifier). Nil: one on Store with the default policy.
 	Guard *authguard.Guard
-	// Delegations serves the calendars delegated to a user (issue 9,
+	// Delegations serves the calendars delegated to a user (delegates,
 	// delegations.go); nil: none are served.
 	Delegations DelegatedCalendars
 	// Meetings sends the meeting mail of the staff web's diary and records
@@ -169,7 +170,7 @@ func NewServer(d Deps) *Server {
 		d.Hostname = "localhost"
 	}
 	if d.Domain == "" {
-		d.Domain = domainOf(d.Hostname)
+		d.Domain = message.DomainOf(d.Hostname)
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 20 * time.Minute
@@ -398,13 +399,4 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	default:
 		_ = s.render(c, code, "error.html", "Error", map[string]any{"Code": code, "Message": msg})
 	}
-}
-
-// domainOf returns host without its first label ("mail.example.nhs.uk" →
-// "example.nhs.uk").
-func domainOf(host string) string {
-	if i := strings.IndexByte(host, '.'); i >= 0 && i < len(host)-1 && strings.Contains(host[i+1:], ".") {
-		return host[i+1:]
-	}
-	return host
 }

@@ -36,7 +36,7 @@ type ServerOptions struct {
 	Mail *delivery.Service
 	// Ping bounds Ping requests.
 	Ping activesync.PingOptions
-	// SMSDomain is the handler's SMS domain (issue 9, SMS items).
+	// SMSDomain is the handler's SMS domain (SMS items).
 	SMSDomain string
 	// Limits bound request bodies and requests in flight.
 	Limits activesync.Limits

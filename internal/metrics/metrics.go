@@ -4,7 +4,7 @@
 // /metrics together with the collectors that read the database at scrape
 // time.
 //
-// Labels never carry user or device ids (STYLE.md 15): commands come from a
+// Labels never carry user or device ids: commands come from a
 // fixed list, everything else is folded into "other".
 package metrics
 

@@ -19,7 +19,10 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"airlock/message"
 )
 
 // Config is everything serve needs, validated once by Validate.
@@ -64,7 +67,7 @@ type Config struct {
 	// MailConfig: SMTP/LMTP listeners, the relay, message size and Ping
 	// heartbeat limits (mail.go).
 	MailConfig
-	// GovernanceConfig: IMAP, submission, internal networks, SMS (issue 9,
+	// GovernanceConfig: IMAP, submission, internal networks, SMS (health-service rules,
 	// governance.go).
 	GovernanceConfig
 	// TransportConfig: connection and request body limits (transport.go).
@@ -90,7 +93,11 @@ func (c *Config) Defaults() {
 		c.Hostname = h
 	}
 	if c.Domain == "" {
-		c.Domain = domainOf(c.Hostname)
+		c.Domain = message.DomainOf(c.Hostname)
+		if !strings.Contains(c.Domain, ".") {
+			// A bare machine name ("localhost") is no mail domain.
+			c.Domain = "airlock.local"
+		}
 	}
 	if c.DataDir == "" {
 		c.DataDir = "data"
@@ -99,17 +106,8 @@ func (c *Config) Defaults() {
 		c.ShutdownGrace = 10 * time.Second
 	}
 	c.mailDefaults()
-	c.governanceDefaults() // issue 9
+	c.governanceDefaults() // health-service rules
 	c.transportDefaults()
-}
-
-func domainOf(host string) string {
-	for i := 0; i < len(host); i++ {
-		if host[i] == '.' {
-			return host[i+1:]
-		}
-	}
-	return "airlock.local"
 }
 
 // Validate reports the first problem with the configuration.
@@ -128,7 +126,7 @@ func (c *Config) Validate() error {
 	if err := c.mailValidate(); err != nil {
 		return err
 	}
-	if err := c.governanceValidate(); err != nil { // issue 9
+	if err := c.governanceValidate(); err != nil { // health-service rules
 		return err
 	}
 	if err := c.transportValidate(); err != nil {

@@ -1,6 +1,6 @@
 package server
 
-// Health-service rules (issue 9): the governance service and its hooks in
+// Health-service rules: the governance service and its hooks in
 // mail delivery, the break-glass sweeper, the SMS and fax gateways, and the IMAP and
 // SMTP submission listeners that only internal networks may reach.
 

@@ -87,13 +87,12 @@ type mailParts struct {
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 	log     *slog.Logger
-	panics  func() int64
 	closers []net.Listener
 }
 
 // startMail starts the change notifier, the relay worker and the SMTP/LMTP
 // listeners. tc, when not nil, is offered with STARTTLS on SMTP.
-// rules, when not nil, are the health-service rules (issue 9).
+// rules, when not nil, are the health-service rules.
 func startMail(ctx context.Context, cfg Config, st *store.Store, guard *authguard.Guard, tc *tls.Config, log *slog.Logger, out io.Writer, rules delivery.Rules) (*mailParts, error) {
 	m := &mailParts{log: log}
 	broker, stopBroker, err := push.Attach(ctx, st, log)

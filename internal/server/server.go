@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 			return err
 		}
 	}
-	// issue 9: the health-service rules, before the mail service that
+	// The health-service rules, before the mail service that
 	// calls them (governance.go).
 	gov := newGovernance(ctx, cfg, st, log, out)
 	defer gov.stop(context.Background())
@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	gov.useMail(st, mail, log) // issue 9: delegates' meeting mail
+	gov.useMail(st, mail, log) // delegates' meeting mail
 	mailStopped := false
 	stopMail := func(ctx context.Context) {
 		if !mailStopped {
@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		}
 	}
 	defer stopMail(context.Background())
-	if err := gov.startListeners(cfg, st, mail, guard, govTLS(&cfg, tc), out); err != nil { // issue 9
+	if err := gov.startListeners(cfg, st, mail, guard, govTLS(&cfg, tc), out); err != nil { // health-service rules
 		return err
 	}
 	auth := &activesync.BasicAuth{Store: st, Guard: guard, Audit: devs}
@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		Notifier:      mail.broker,
 		Mail:          mail.svc,
 		Ping:          activesync.PingOptions{MinHeartbeat: cfg.HeartbeatMin, MaxHeartbeat: cfg.HeartbeatMax},
-		SMSDomain:     smsDomain(cfg), // issue 9: SMS items (governance.go)
+		SMSDomain:     smsDomain(cfg), // SMS items (governance.go)
 		Limits:        easLimits(cfg),
 	})
 	handler := web.NewServer(web.Deps{

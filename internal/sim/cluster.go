@@ -39,15 +39,14 @@ type Cluster struct {
 
 // Node is one `airlock serve` process.
 type Node struct {
-	Index   int
-	Addr    string // 127.0.0.1:PORT, kept across restarts
-	SMTP    string // SMTP listener, if any
-	URL     string
-	Log     string // file with the node's stderr
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	restart int
+	Index  int
+	Addr   string // 127.0.0.1:PORT, kept across restarts
+	SMTP   string // SMTP listener, if any
+	URL    string
+	Log    string // file with the node's stderr
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // PID returns the node's process id, or 0 when it is not running.

@@ -1,6 +1,6 @@
 // Package sim simulates Exchange ActiveSync devices against Airlock servers
 // and checks that nothing is lost, duplicated or left inconsistent: the EAS
-// counterpart of Dovecot's imaptest (reliability-cases sections I and J).
+// counterpart of Dovecot's imaptest.
 // cmd/airlock-sim is its command line; docs/scale.md has the figures
 // measured with it.
 //

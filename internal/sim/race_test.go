@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +133,6 @@ func TestChangeRacingAMoveLeavesNoGhost(t *testing.T) {
 		}
 	}
 	if bad > 0 {
-		t.Fatal(fmt.Sprintf("a device keeps a mail another device moved away (%d differences)", bad))
+		t.Fatalf("a device keeps a mail another device moved away (%d differences)", bad)
 	}
 }

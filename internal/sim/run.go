@@ -23,7 +23,7 @@ type Mix struct {
 	Change, Move, Delete, Send int
 }
 
-// DefaultMix follows reliability-cases case 63 (flag and read changes
+// DefaultMix follows a typical device mix (flag and read changes
 // dominate, then moves, deletes and sends).
 var DefaultMix = Mix{Change: 60, Move: 15, Delete: 10, Send: 15}
 
@@ -34,7 +34,7 @@ func ParseMix(s string) (Mix, error) {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		var n int
 		if _, err := fmt.Sscan(v, &n); !ok || err != nil || n < 0 {
-			return m, fmt.Errorf("mix %q: want name=weight,...", s)
+			return m, fmt.Errorf("mix %q: want comma-separated name=weight", s)
 		}
 		switch k {
 		case "change":
@@ -793,8 +793,7 @@ loop:
 			case a := <-acts:
 				// The user acts while the Ping is held: every action
 				// ends with a Sync, which supersedes it (only a newer Ping
-				// or Sync does; MS-ASCMD 3.1.5.8; reliability-cases
-				// case 30).
+				// or Sync does; MS-ASCMD 3.1.5.8).
 				sent, err := d.Do(ctx, a)
 				if err != nil {
 					fail(err)

@@ -568,13 +568,3 @@ func text(el *etree.Element, name string) string {
 	}
 	return strings.TrimSpace(c.Text())
 }
-
-// xmlOf renders a document for messages.
-func xmlOf(doc *etree.Document) string {
-	if doc == nil {
-		return "(empty)"
-	}
-	var b bytes.Buffer
-	wbxml.WriteXML(&b, doc)
-	return b.String()
-}

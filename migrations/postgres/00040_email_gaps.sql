@@ -1,5 +1,5 @@
 -- +goose Up
--- Email class gaps (issue 5): the whole follow-up flag of a mail (MS-ASEMAIL
+-- Email class gaps: the whole follow-up flag of a mail (MS-ASEMAIL
 -- 2.2.2.34 Flag: dates, reminder, subject, ordinal dates) as JSON; the Bcc
 -- list of a draft or of the sender's own Sent Items copy (email2:Bcc,
 -- 16.0); and whether the user received the mail as a Bcc recipient

@@ -1,5 +1,5 @@
 -- +goose Up
--- Mailbox Search in the body (issue 6; MS-ASCMD 2.2.1.16 FreeText).
+-- Mailbox Search in the body (MS-ASCMD 2.2.1.16 FreeText).
 --
 -- The searchable text of a message (its plain body and its HTML body as
 -- text, lower-cased, whitespace collapsed; store.NormalizeSearchText) is

@@ -1,5 +1,5 @@
 -- +goose Up
--- Diary and directory (issue 6).
+-- Diary and directory.
 --
 -- Out-of-office settings, one row per user (MS-ASCMD 2.2.3.119 Oof):
 -- settings is the JSON of oof.Settings. generation increases on every

@@ -1,5 +1,5 @@
 -- +goose Up
--- Health-service rules (issue 9): governance roles, break-glass access,
+-- Health-service rules: governance roles, break-glass access,
 -- delegates, quota warnings, secure domains and held mail, the SMS outbox.
 
 -- Governance roles (not the dashboard's admin flag): "hr_director" and

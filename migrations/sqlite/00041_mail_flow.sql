@@ -1,5 +1,5 @@
 -- +goose Up
--- Resends of EAS 12.x mail (issue 5). SendMail, SmartReply and SmartForward
+-- Resends of EAS 12.x mail. SendMail, SmartReply and SmartForward
 -- carry no ClientId before 14.0, so a device that lost the response and
 -- sends the same message again is recognised by a fingerprint of what it
 -- sent (the command, its source item and the exact MIME bytes), per device,

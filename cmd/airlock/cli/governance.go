@@ -1,6 +1,6 @@
 package cli
 
-// Health-service rules (issue 9): service levels and quotas, governance
+// Health-service rules: service levels and quotas, governance
 // roles, break-glass access, delegates, secure domains and held mail, the
 // tag line.
 

@@ -29,7 +29,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&c.Demo, "demo", demo, "seed a demo organisation on first start ($AIRLOCK_DEMO)")
 	logLevel := fs.String("log-level", envOr("AIRLOCK_LOG_LEVEL", "info"), "debug, info, warn or error ($AIRLOCK_LOG_LEVEL)")
 	finishMail := mailFlags(fs, &c.MailConfig)
-	finishGov := governanceFlags(fs, &c.GovernanceConfig) // issue 9: serve_governance.go
+	finishGov := governanceFlags(fs, &c.GovernanceConfig) // health-service rules (serve_governance.go)
 	finishTransport := transportFlags(fs, &c.TransportConfig)
 	webSecurityFlags(fs, &c.WebSecurityConfig) // serve_websec.go
 	if err := parse(fs, args); err != nil {
