@@ -92,20 +92,28 @@ func itemURL(folderID, itemID int64) string {
 	return "/mail/" + strconv.FormatInt(folderID, 10) + "/" + strconv.FormatInt(itemID, 10)
 }
 
-// mailBodies returns the raw message and its text and HTML bodies.
+// mailBodies returns the raw message and its text and HTML bodies: as
+// rendered when the message was stored (store.Rendered), so opening a
+// message costs no MIME parse, else rendered now from the raw message
+// (mail stored before bodies were kept, or that could not be rendered
+// then). The raw message is still wanted for the Sender header and for
+// cid: pictures, which are read from it only when the HTML shows one.
 func (s *Server) mailBodies(ctx context.Context, userID int64, it *store.Item) (raw []byte, text, html string, err error) {
 	if it.BlobID == nil {
 		return nil, it.Preview, "", nil
 	}
-	raw, err = s.store.Blob(ctx, userID, it.ID)
+	c, err := s.store.Content(ctx, userID, it.ID)
 	if err != nil {
 		return nil, "", "", err
 	}
-	text, html, err = message.Bodies(raw)
-	if errors.Is(err, message.ErrMalformed) {
-		return raw, it.Preview, "", nil
+	if c.Rendered != nil {
+		return c.Raw, c.Rendered.Text, c.Rendered.HTML, nil
 	}
-	return raw, text, html, err
+	text, html, err = message.Bodies(c.Raw)
+	if errors.Is(err, message.ErrMalformed) {
+		return c.Raw, it.Preview, "", nil
+	}
+	return c.Raw, text, html, err
 }
 
 func (s *Server) mailRead(c echo.Context) error {

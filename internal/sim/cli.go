@@ -27,6 +27,8 @@ Commands:
                 bench wake      wake-up latency from delivery to Ping answer
                 bench bigsync   initial sync of a large Inbox (--messages 10000)
                 bench syncrate  sustained Sync requests per second
+                bench firstsync first sync after a migration: many devices
+                                at once on mailboxes never read
 
 Run "airlock-sim COMMAND --help" for a command's flags. Every address must be
 loopback. The exit status is 0 when every check passed, 1 when a check
@@ -248,7 +250,7 @@ func cmdFaultRun(ctx context.Context, args []string, stdout, stderr io.Writer) (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
 	if len(args) == 0 {
-		return false, errors.New("bench what? idle, wake, bigsync or syncrate")
+		return false, errors.New("bench what? idle, wake, bigsync, syncrate or firstsync")
 	}
 	what := args[0]
 	fs := newFlags("bench "+what, "bench "+what+" [flags]", stderr)
@@ -344,8 +346,28 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) (boo
 		if err := fs.Parse(args[1:]); err != nil {
 			return false, err
 		}
+	case "firstsync":
+		devices := fs.Int("devices", 200, "devices syncing at once, each on its own mailbox")
+		mails := fs.Int("mails", 2000, "messages in each Inbox (the mailmix)")
+		window := fs.Int("window", 100, "Sync WindowSize")
+		trunc := fs.Int("truncation", 5120, "plain-text body TruncationSize")
+		fs.BoolVar(&cheap, "cheap-hash", true, "store the users' passwords with a cheap argon2id cost")
+		run = func(b *Bench) (any, error) {
+			r, err := b.FirstSync(ctx, *devices, *mails, *window, *trunc)
+			if err != nil {
+				return r, err
+			}
+			r.Print(stdout)
+			if r.Incomplete > 0 {
+				err = errFigureFailed
+			}
+			return r, err
+		}
+		if err := fs.Parse(args[1:]); err != nil {
+			return false, err
+		}
 	default:
-		return false, fmt.Errorf("bench %q: idle, wake, bigsync or syncrate", what)
+		return false, fmt.Errorf("bench %q: idle, wake, bigsync, syncrate or firstsync", what)
 	}
 	b, err := StartBench(ctx, *bin, nodes, files, stderr)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -72,11 +73,13 @@ type Device struct {
 	Stats *Stats
 	Rec   *Recorder
 	// Window is the Sync WindowSize; Heartbeat the Ping interval.
-	Window    int
-	Heartbeat time.Duration
-	Users     []*User // colleagues to write to
-	Ledger    *Ledger
-	Run       string // run id, in tokens
+	Window int
+	// Truncation is the plain-text body's TruncationSize (default 256).
+	Truncation int
+	Heartbeat  time.Duration
+	Users      []*User // colleagues to write to
+	Ledger     *Ledger
+	Run        string // run id, in tokens
 	// Types are the folders the device keeps; nil: Inbox, Sent Items and
 	// Deleted Items.
 	Types []int
@@ -276,7 +279,7 @@ func (d *Device) syncOnce(ctx context.Context, ts []int, cmds []clientCmd) (map[
 		add(opts, "AirSync:FilterType", "0")
 		bp := opts.CreateElement("AirSyncBase:BodyPreference")
 		add(bp, "AirSyncBase:Type", "1")
-		add(bp, "AirSyncBase:TruncationSize", "256")
+		add(bp, "AirSyncBase:TruncationSize", strconv.Itoa(cmp.Or(d.Truncation, 256)))
 		if i == 0 && len(cmds) > 0 && c.Key != "0" {
 			ce := el.CreateElement("AirSync:Commands")
 			for _, cmd := range cmds {

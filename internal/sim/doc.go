@@ -39,7 +39,10 @@
 //     abruptly and restarted.
 //   - Bench (bench.go): the published figures: idle Ping memory, wake-up
 //     latency, initial sync of a large Inbox; syncrate.go: the sustained
-//     Sync rate at rising load, with PostgreSQL's work per Sync.
+//     Sync rate at rising load, with PostgreSQL's work per Sync;
+//     firstsync.go: the first sync after a migration, many devices at
+//     once on mailboxes of the mailmix the node never read, with the
+//     node's CPU per mail and the window latency.
 //
 // # Implementation notes
 //
