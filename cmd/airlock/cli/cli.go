@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"airlock/policies"
 	"airlock/store"
 )
 
@@ -34,27 +35,95 @@ type env struct {
 	dsn string
 }
 
+// command is one row of the command table: "name" or "group name", the
+// one-line summary shown by help, and the function that runs it.
 type command struct {
+	name    string
 	summary string
 	run     func(ctx context.Context, e *env, args []string) error
 }
 
-// commands maps "name" or "group name" to its command.
-var commands map[string]command
+// commandTable lists every command in one place, so help and dispatch do
+// not depend on the order in which files register themselves.
+var commandTable = []command{
+	{"serve", "run the server", runServe},
+	{"migrate", "apply pending database migrations", runMigrate},
+	{"import", "load a user's mail (Maildir, mbox, .eml), calendar (.ics) and contacts (.vcf)", runImport},
+	{"export", "write a user's calendar or tasks (.ics) or contacts (.vcf) to standard output", runExport},
+	{"key rotate", "re-wrap every data key under a new master key (audited)", runKeyRotate},
+	{"audit verify", "check the audit log's keyed hash chain and its anchored head", runAuditVerify},
+	{"wbxml decode", "WBXML (stdin, or --hex / --base64 text from a log) to readable XML", runWBXMLDecode},
+	{"wbxml encode", "XML (stdin) to WBXML (stdout)", runWBXMLEncode},
 
-func init() {
-	commands = map[string]command{
-		"serve":         {"run the server", runServe},
-		"migrate":       {"apply pending database migrations", runMigrate},
-		"user add":      {"add a user (password on standard input)", runUserAdd},
-		"user list":     {"list users", runUserList},
-		"user passwd":   {"set a user's password (on standard input)", runUserPasswd},
-		"user disable":  {"disable a user", runUserDisable},
-		"user enable":   {"enable a disabled user", runUserEnable},
-		"user delete":   {"delete a user and all their data", runUserDelete},
-		"user set-role": {"make a user an admin or a plain user", runUserSetRole},
-		"audit verify":  {"check the audit log's keyed hash chain and its anchored head", runAuditVerify},
+	// Users (user.go, photo.go).
+	{"user add", "add a user (password on standard input)", runUserAdd},
+	{"user list", "list users", runUserList},
+	{"user passwd", "set a user's password (on standard input)", runUserPasswd},
+	{"user disable", "disable a user", runUserDisable},
+	{"user enable", "enable a disabled user", runUserEnable},
+	{"user delete", "delete a user and all their data", runUserDelete},
+	{"user set-role", "make a user an admin or a plain user", runUserSetRole},
+	{"user photo", "set or clear a user's directory photo: user photo set EMAIL FILE | clear EMAIL", runUserPhoto},
+
+	// Devices, policy and access rules (device.go).
+	{"device list", "list devices (filters: --state, --user, --type, --search)", runDeviceList},
+	{"device show", "show one device with its decision, evidence and audit trail", runDeviceShow},
+	{"device allow", "allow a device (admin decision)", deviceAction(policies.ActionAllow)},
+	{"device block", "block a device (admin decision)", deviceAction(policies.ActionBlock)},
+	{"device quarantine", "quarantine a device (admin decision)", deviceAction(policies.ActionQuarantine)},
+	{"device clear", "clear the admin decision so rules decide again", deviceAction("")},
+	{"device wipe", "request a remote wipe (--account-only for 16.1 devices)", runDeviceWipe},
+	{"device release", "let a wiped device start again", runDeviceRelease},
+	{"device remove", "delete a device partnership", runDeviceRemove},
+	{"policy show", "print the default policy as JSON", runPolicyShow},
+	{"policy set", "replace the policy from JSON (--file or stdin); devices re-provision", runPolicySet},
+	{"rule list", "list device access rules in evaluation order", runRuleList},
+	{"rule add", "add a device access rule", runRuleAdd},
+	{"rule remove", "remove a device access rule", runRuleRemove},
+
+	// Governance (governance.go).
+	{"servicelevel list", "list service levels with their quotas", runLevelList},
+	{"servicelevel add", "define a service level (--name, --quota 400MB)", runLevelAdd},
+	{"servicelevel set-quota", "change a level's quota", runLevelSetQuota},
+	{"servicelevel assign", "put users on a level (--user, or --unassigned)", runLevelAssign},
+	{"servicelevel scale", "multiply every level's quota at once (--factor 2)", runLevelScale},
+	{"quota show", "show a user's mailbox usage against their quota", runQuotaShow},
+	{"role grant", "give a user a governance role (hr_director, programme_head)", runRoleGrant},
+	{"role revoke", "take a governance role away", runRoleRevoke},
+	{"role list", "list governance roles", runRoleList},
+	{"breakglass request", "request access to another user's mailbox (requester's password on stdin)", runBGRequest},
+	{"breakglass approve", "approve a request (approver's password on stdin)", runBGApprove},
+	{"breakglass revoke", "stop a pending or active request", runBGRevoke},
+	{"breakglass list", "list break-glass requests with their approvals", runBGList},
+	{"delegate grant", "let a colleague read a mailbox or calendar, or send on behalf", runDelegateGrant},
+	{"delegate revoke", "end a delegation", runDelegateRevoke},
+	{"delegate list", "list an owner's delegates (or a delegate's mailboxes)", runDelegateList},
+	{"domain add", "accredit a partner domain for sensitive mail", runDomainAdd},
+	{"domain remove", "withdraw a domain's accreditation", runDomainRemove},
+	{"domain list", "list accredited domains and the sensitive-mail tags", runDomainList},
+	{"domain tags", "set the subject tags that mark mail sensitive", runDomainTags},
+	{"held list", "list sensitive mail held back", runHeldList},
+	{"held release", "send held mail on to its recipients", runHeldRelease},
+	{"held drop", "delete held mail and tell its sender", runHeldDrop},
+	{"tagline set", "set the footer on mail leaving the organisation", runTaglineSet},
+	{"tagline show", "show the footer", runTaglineShow},
+	{"tagline clear", "remove the footer", runTaglineClear},
+}
+
+// commands maps "name" or "group name" to its row of commandTable.
+var commands = indexCommands(commandTable)
+
+// indexCommands maps each command's name to it, refusing a name listed
+// twice so that one row cannot silently replace another.
+func indexCommands(table []command) map[string]command {
+	m := make(map[string]command, len(table))
+	for _, c := range table {
+		if _, dup := m[c.name]; dup {
+			panic("airlock: command listed twice: " + c.name)
+		}
+		m[c.name] = c
 	}
+	return m
 }
 
 // errUsage means the arguments were wrong; the command already printed why.

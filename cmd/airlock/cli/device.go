@@ -17,27 +17,6 @@ import (
 	"airlock/store"
 )
 
-func init() {
-	for name, c := range map[string]command{
-		"device list":       {"list devices (filters: --state, --user, --type, --search)", runDeviceList},
-		"device show":       {"show one device with its decision, evidence and audit trail", runDeviceShow},
-		"device allow":      {"allow a device (admin decision)", deviceAction(policies.ActionAllow)},
-		"device block":      {"block a device (admin decision)", deviceAction(policies.ActionBlock)},
-		"device quarantine": {"quarantine a device (admin decision)", deviceAction(policies.ActionQuarantine)},
-		"device clear":      {"clear the admin decision so rules decide again", deviceAction("")},
-		"device wipe":       {"request a remote wipe (--account-only for 16.1 devices)", runDeviceWipe},
-		"device release":    {"let a wiped device start again", runDeviceRelease},
-		"device remove":     {"delete a device partnership", runDeviceRemove},
-		"policy show":       {"print the default policy as JSON", runPolicyShow},
-		"policy set":        {"replace the policy from JSON (--file or stdin); devices re-provision", runPolicySet},
-		"rule list":         {"list device access rules in evaluation order", runRuleList},
-		"rule add":          {"add a device access rule", runRuleAdd},
-		"rule remove":       {"remove a device access rule", runRuleRemove},
-	} {
-		commands[name] = c
-	}
-}
-
 // adminSession opens the store and the device service for an admin command
 // run from the shell; the actor in the audit log is the operating-system
 // user, since the shell has no Airlock login.

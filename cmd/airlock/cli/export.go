@@ -10,10 +10,6 @@ import (
 	"airlock/store"
 )
 
-func init() {
-	commands["export"] = command{"write a user's calendar or tasks (.ics) or contacts (.vcf) to standard output", runExport}
-}
-
 // runExport writes one user's calendar events (--calendar), tasks (--tasks)
 // or contacts (--contacts) as an iCalendar or vCard file: every folder of
 // that class, or the one named by --folder. The output reads back with

@@ -20,39 +20,6 @@ import (
 	"airlock/store"
 )
 
-func init() {
-	for name, c := range map[string]command{
-		"servicelevel list":      {"list service levels with their quotas", runLevelList},
-		"servicelevel add":       {"define a service level (--name, --quota 400MB)", runLevelAdd},
-		"servicelevel set-quota": {"change a level's quota", runLevelSetQuota},
-		"servicelevel assign":    {"put users on a level (--user, or --unassigned)", runLevelAssign},
-		"servicelevel scale":     {"multiply every level's quota at once (--factor 2)", runLevelScale},
-		"quota show":             {"show a user's mailbox usage against their quota", runQuotaShow},
-		"role grant":             {"give a user a governance role (hr_director, programme_head)", runRoleGrant},
-		"role revoke":            {"take a governance role away", runRoleRevoke},
-		"role list":              {"list governance roles", runRoleList},
-		"breakglass request":     {"request access to another user's mailbox (requester's password on stdin)", runBGRequest},
-		"breakglass approve":     {"approve a request (approver's password on stdin)", runBGApprove},
-		"breakglass revoke":      {"stop a pending or active request", runBGRevoke},
-		"breakglass list":        {"list break-glass requests with their approvals", runBGList},
-		"delegate grant":         {"let a colleague read a mailbox or calendar, or send on behalf", runDelegateGrant},
-		"delegate revoke":        {"end a delegation", runDelegateRevoke},
-		"delegate list":          {"list an owner's delegates (or a delegate's mailboxes)", runDelegateList},
-		"domain add":             {"accredit a partner domain for sensitive mail", runDomainAdd},
-		"domain remove":          {"withdraw a domain's accreditation", runDomainRemove},
-		"domain list":            {"list accredited domains and the sensitive-mail tags", runDomainList},
-		"domain tags":            {"set the subject tags that mark mail sensitive", runDomainTags},
-		"held list":              {"list sensitive mail held back", runHeldList},
-		"held release":           {"send held mail on to its recipients", runHeldRelease},
-		"held drop":              {"delete held mail and tell its sender", runHeldDrop},
-		"tagline set":            {"set the footer on mail leaving the organisation", runTaglineSet},
-		"tagline show":           {"show the footer", runTaglineShow},
-		"tagline clear":          {"remove the footer", runTaglineClear},
-	} {
-		commands[name] = c
-	}
-}
-
 // govSession opens the store and the governance service; the actor of an
 // admin command is the operating-system user, as for device commands.
 func govSession(ctx context.Context, db string) (*store.Store, *governance.Service, governance.Actor, error) {

@@ -8,10 +8,6 @@ import (
 	"airlock/importer"
 )
 
-func init() {
-	commands["import"] = command{"load a user's mail (Maildir, mbox, .eml), calendar (.ics) and contacts (.vcf)", runImport}
-}
-
 func runImport(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "import", "import --db DB --user ADDRESS [--folder NAME] PATH...   (format detected by content)")
 	db := dbFlag(fs)

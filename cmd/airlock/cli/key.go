@@ -10,10 +10,6 @@ import (
 	"airlock/store"
 )
 
-func init() {
-	commands["key rotate"] = command{"re-wrap every data key under a new master key (audited)", runKeyRotate}
-}
-
 // masterKeySource is where commands find the master key: as serve does,
 // from $AIRLOCK_MASTER_KEY, $AIRLOCK_MASTER_KEY_FILE, or master.key beside
 // a SQLite database (in $AIRLOCK_DATA_DIR, default data, for PostgreSQL).

@@ -15,10 +15,6 @@ import (
 // airlock user photo set EMAIL FILE | clear EMAIL: the staff photo the GAL
 // serves to devices (directory.PreparePhoto says what is accepted).
 
-func init() {
-	commands["user photo"] = command{"set or clear a user's directory photo: user photo set EMAIL FILE | clear EMAIL", runUserPhoto}
-}
-
 func runUserPhoto(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "user photo", "user photo set [--db DB] EMAIL FILE (JPEG or PNG)\n       airlock user photo clear [--db DB] EMAIL")
 	db := dbFlag(fs)

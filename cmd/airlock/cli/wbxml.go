@@ -10,11 +10,6 @@ import (
 	"airlock/activesync/wbxml"
 )
 
-func init() {
-	commands["wbxml decode"] = command{"WBXML (stdin, or --hex / --base64 text from a log) to readable XML", runWBXMLDecode}
-	commands["wbxml encode"] = command{"XML (stdin) to WBXML (stdout)", runWBXMLEncode}
-}
-
 // runWBXMLDecode is how an administrator reads what a misbehaving phone
 // sent: paste the hex or base64 from a trace, get the XML with every
 // element named by its code page.
