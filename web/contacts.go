@@ -409,29 +409,17 @@ func (s *Server) contactSave(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return s.render(c, http.StatusUnprocessableEntity, "contact_form.html", "Contact not saved", f)
 	}
-	folderID := int64(0)
-	if cur != nil {
-		folderID = cur.FolderID
-	} else {
-		fo, err := s.store.FolderByType(ctx, me.ID, store.FolderContacts)
-		if err != nil {
-			return err
-		}
-		folderID = fo.ID
+	folderID, err := s.personalFolder(ctx, me.ID, cur, store.FolderContacts)
+	if err != nil {
+		return err
 	}
 	it, err := ct.ToItem(me.ID, folderID)
 	if err != nil {
 		f.fail("first", "Give a name, a company or an email address.")
 		return s.render(c, http.StatusUnprocessableEntity, "contact_form.html", "Contact not saved", f)
 	}
-	if cur != nil {
-		it.ID = cur.ID
-		err = s.store.ReplaceItem(ctx, it)
-	} else {
-		err = s.store.AddItemWithinQuota(ctx, it, nil)
-	}
-	var qe *store.QuotaError
-	if errors.As(err, &qe) || errors.Is(err, store.ErrQuotaExceeded) {
+	err = s.savePersonalItem(ctx, cur, it)
+	if errors.Is(err, errMailboxFull) {
 		f.fail("first", "Your mailbox is full: delete something before adding contacts.")
 		return s.render(c, http.StatusUnprocessableEntity, "contact_form.html", "Contact not saved", f)
 	}

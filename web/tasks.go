@@ -394,29 +394,17 @@ func (s *Server) taskSave(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return s.render(c, http.StatusUnprocessableEntity, "task.html", "Task not saved", f)
 	}
-	var folderID int64
-	if cur != nil {
-		folderID = cur.FolderID
-	} else {
-		fo, err := s.store.FolderByType(ctx, me.ID, store.FolderTasks)
-		if err != nil {
-			return err
-		}
-		folderID = fo.ID
+	folderID, err := s.personalFolder(ctx, me.ID, cur, store.FolderTasks)
+	if err != nil {
+		return err
 	}
 	it, err := t.ToItem(me.ID, folderID)
 	if err != nil {
 		f.fail("subject", "This task cannot be saved: check its dates and pattern.")
 		return s.render(c, http.StatusUnprocessableEntity, "task.html", "Task not saved", f)
 	}
-	if cur != nil {
-		it.ID = cur.ID
-		err = s.store.ReplaceItem(ctx, it)
-	} else {
-		err = s.store.AddItemWithinQuota(ctx, it, nil)
-	}
-	var qe *store.QuotaError
-	if errors.As(err, &qe) || errors.Is(err, store.ErrQuotaExceeded) {
+	err = s.savePersonalItem(ctx, cur, it)
+	if errors.Is(err, errMailboxFull) {
 		f.fail("subject", "Your mailbox is full: delete something before adding tasks.")
 		return s.render(c, http.StatusUnprocessableEntity, "task.html", "Task not saved", f)
 	}
@@ -470,4 +458,38 @@ func (s *Server) taskAction(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, back)
+}
+
+// errMailboxFull: a personal item (contact, task) would take the user over
+// their quota.
+var errMailboxFull = errors.New("mailbox full")
+
+// personalFolder is the folder a contact or task form saves into: the
+// item's own, or the user's default folder of that type for a new one.
+func (s *Server) personalFolder(ctx context.Context, userID int64, cur *store.Item, typ store.FolderType) (int64, error) {
+	if cur != nil {
+		return cur.FolderID, nil
+	}
+	fo, err := s.store.FolderByType(ctx, userID, typ)
+	if err != nil {
+		return 0, err
+	}
+	return fo.ID, nil
+}
+
+// savePersonalItem stores a contact or task from the web: it replaces cur,
+// or adds a new item within the quota (errMailboxFull when it does not fit).
+func (s *Server) savePersonalItem(ctx context.Context, cur, it *store.Item) error {
+	var err error
+	if cur != nil {
+		it.ID = cur.ID
+		err = s.store.ReplaceItem(ctx, it)
+	} else {
+		err = s.store.AddItemWithinQuota(ctx, it, nil)
+	}
+	var qe *store.QuotaError
+	if errors.As(err, &qe) || errors.Is(err, store.ErrQuotaExceeded) {
+		return errMailboxFull
+	}
+	return err
 }
